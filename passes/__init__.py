@@ -1,0 +1,40 @@
+"""odtc's passes. One file per pass; `get_all_passes()` is the registry odtc-opt and the
+driver use. Factories import lazily so `odtc-opt --help` stays fast."""
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def _fold_batchnorm() -> type[ModulePass]:
+    from odtc.passes.fold_batchnorm import FoldBatchnormPass
+
+    return FoldBatchnormPass
+
+
+def _mark_trainable() -> type[ModulePass]:
+    from odtc.passes.mark_trainable import MarkTrainablePass
+
+    return MarkTrainablePass
+
+
+def _autodiff() -> type[ModulePass]:
+    from odtc.passes.autodiff import AutodiffPass
+
+    return AutodiffPass
+
+
+def _prune_frozen_backward() -> type[ModulePass]:
+    from odtc.passes.prune_frozen_backward import PruneFrozenBackwardPass
+
+    return PruneFrozenBackwardPass
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Pass name -> factory returning the pass class (the key equals the class's `name`)."""
+    return {
+        "qtrain-fold-batchnorm": _fold_batchnorm,
+        "qtrain-mark-trainable": _mark_trainable,
+        "qtrain-autodiff": _autodiff,
+        "qtrain-prune-frozen-backward": _prune_frozen_backward,
+    }

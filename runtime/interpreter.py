@@ -1,0 +1,560 @@
+"""Reference interpreter for `qtrain` programs, on xDSL's interpreter framework.
+
+Every `qtrain` op is executed by the numpy functions of `odtc.runtime.reference`, which
+state the numerics (including the rounding and saturation rule of the quantized ops).
+
+Value conventions (between ops, in function arguments/results and in the state dict):
+
+* `f32` tensors are `np.float32` arrays; `f64` ones `np.float64`.
+* Integer tensors (`i32` labels, `i32` zero-points and biases, ...) are numpy integer
+  arrays of their width and signedness (signless counts as signed): `i32` -> `np.int32`.
+* Quantized tensors (`tensor<...x!qtrain.q<storage, ...>>`) are `np.int32` arrays holding
+  the stored integers, whatever the storage type (si8, ui8, si16, si32 all fit);
+  their values always lie in the storage range.
+* Rank-0 tensors are rank-0 arrays (e.g. a loss is `np.float32` array of shape `()`).
+
+`qtrain.param` / `qtrain.state` symbols are not executed; their current values live in a
+`dict[str, np.ndarray]` keyed by symbol name (without `@`), built by `init_state` and
+attached to the interpreter with `Interpreter.set_data(QTrainFunctions, STATE_KEY, ...)`.
+`qtrain.load` returns a copy of the symbol's array; `qtrain.store` replaces it with a copy
+of the stored value, so values never alias the state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+from numpy.typing import NDArray
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    Float64Type,
+    IndexType,
+    IntegerType,
+    ModuleOp,
+    Signedness,
+    SymbolRefAttr,
+    TensorType,
+    UnregisteredOp,
+)
+from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
+from xdsl.interpreters.func import FuncFunctions
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.traits import SymbolTable
+
+from odtc.dialects import qtrain as qt
+from odtc.runtime import reference as ref
+
+STATE_KEY = "state"
+
+__all__ = [
+    "STATE_KEY",
+    "InterpreterError",
+    "QTrainFunctions",
+    "init_state",
+    "make_interpreter",
+    "numpy_dtype",
+    "run_function",
+]
+
+
+class InterpreterError(Exception):
+    """A program the reference interpreter cannot run (bad input data, unsupported op...)."""
+
+
+# ---------------------------------------------------------------------------------------
+# Types <-> numpy
+# ---------------------------------------------------------------------------------------
+
+
+def numpy_dtype(element_type: Attribute) -> np.dtype[Any]:
+    """The numpy dtype that represents tensors of `element_type` (see module docstring)."""
+    if isinstance(element_type, Float32Type):
+        return np.dtype(np.float32)
+    if isinstance(element_type, Float64Type):
+        return np.dtype(np.float64)
+    if isinstance(element_type, qt.QuantType):
+        return np.dtype(np.int32)
+    if isinstance(element_type, IndexType):
+        return np.dtype(np.int64)
+    if isinstance(element_type, IntegerType):
+        width = element_type.width.data
+        unsigned = element_type.signedness.data == Signedness.UNSIGNED
+        if width == 1:
+            return np.dtype(np.bool_)
+        for w in (8, 16, 32, 64):
+            if width <= w:
+                return np.dtype(f"{'u' if unsigned else ''}int{w}")
+    raise InterpreterError(f"element type {element_type} has no numpy representation")
+
+
+def _int_range(element_type: Attribute) -> tuple[int, int] | None:
+    """Inclusive range of the integers a tensor of this element type may hold."""
+    if isinstance(element_type, qt.QuantType):
+        return element_type.qmin, element_type.qmax
+    if isinstance(element_type, IntegerType):
+        w = element_type.width.data
+        if element_type.signedness.data == Signedness.UNSIGNED:
+            return 0, (1 << w) - 1
+        return -(1 << (w - 1)), (1 << (w - 1)) - 1
+    if isinstance(element_type, IndexType):
+        return -(1 << 63), (1 << 63) - 1
+    return None
+
+
+def _to_tensor(value: Any, ty: Attribute, what: str) -> NDArray[Any]:
+    """Convert `value` to the canonical array of tensor type `ty`, or raise InterpreterError."""
+    if not isinstance(ty, TensorType):
+        raise InterpreterError(f"{what}: only tensor types are supported, got {ty}")
+    elt = ty.element_type
+    dtype = numpy_dtype(elt)
+    shape = tuple(ty.get_shape())
+    arr = np.asarray(value)
+    if arr.shape != shape:
+        raise InterpreterError(f"{what}: expected shape {list(shape)} for {ty}, got {list(arr.shape)}")
+    rng = _int_range(elt)
+    if rng is not None:
+        if arr.dtype.kind not in "iub":
+            raise InterpreterError(f"{what}: expected integers for {ty}, got dtype {arr.dtype}")
+        if arr.size and (int(arr.min()) < rng[0] or int(arr.max()) > rng[1]):
+            raise InterpreterError(
+                f"{what}: values [{int(arr.min())}, {int(arr.max())}] outside [{rng[0]}, {rng[1]}] of {elt}"
+            )
+    elif arr.dtype.kind not in "fiub":
+        raise InterpreterError(f"{what}: expected numbers for {ty}, got dtype {arr.dtype}")
+    return np.array(arr, dtype=dtype, copy=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Initial state
+# ---------------------------------------------------------------------------------------
+
+
+def _dense_values(op: qt.ParamOp | qt.StateOp, init: DenseIntOrFPElementsAttr) -> NDArray[Any]:
+    """Values of a dense initialiser, splats broadcast to the symbol's shape."""
+    name = op.sym_name.data
+    ty = op.type
+    elt = ty.element_type
+    shape = tuple(ty.get_shape())
+    init_elt = init.get_element_type()
+    values = init.get_values()
+    if isinstance(init_elt, IntegerType | IndexType):
+        arr: NDArray[Any] = np.array(values, dtype=object).astype(np.int64) if values else np.zeros(0, np.int64)
+        if (
+            isinstance(elt, qt.QuantType)
+            and isinstance(init_elt, IntegerType)
+            and init_elt.signedness.data == Signedness.SIGNLESS
+            and not elt.is_signed
+            and init_elt.width.data == elt.storage.width.data
+        ):
+            # A signless initialiser of the storage width is a bit pattern: reinterpret it
+            # with the storage's (unsigned) signedness, e.g. i8 -56 -> ui8 200.
+            arr = arr % (1 << elt.storage.width.data)
+    else:
+        if _int_range(elt) is not None:
+            raise InterpreterError(
+                f"@{name}: initial value of element type {init_elt} cannot initialise {ty}; "
+                "integer and quantized symbols need an integer initial value"
+            )
+        arr = np.array(values, dtype=np.float64)
+    n = math.prod(shape)
+    if arr.size == 1 and n != 1:
+        arr = np.full(shape, arr.reshape(()), dtype=arr.dtype)
+    if arr.size != n:
+        raise InterpreterError(f"@{name}: initial value has {arr.size} elements but {ty} needs {n}")
+    return _to_tensor(arr.reshape(shape), ty, f"@{name}")
+
+
+def _npz_values(op: qt.ParamOp | qt.StateOp, init: qt.NpzAttr, base_dir: Path) -> NDArray[Any]:
+    name = op.sym_name.data
+    ty = op.type
+    path = base_dir / init.path.data
+    key = init.key.data
+    if not path.is_file():
+        raise InterpreterError(f"@{name}: npz file '{path}' not found")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if key not in npz.files:
+                raise InterpreterError(
+                    f"@{name}: key '{key}' not found in '{path}' (keys: {', '.join(sorted(npz.files)) or 'none'})"
+                )
+            arr = np.asarray(npz[key])
+    except InterpreterError:
+        raise
+    except Exception as e:  # a corrupt or non-npz file
+        raise InterpreterError(f"@{name}: cannot read npz file '{path}': {e}") from e
+    shape = tuple(ty.get_shape())
+    if arr.shape != shape:
+        raise InterpreterError(
+            f"@{name}: array '{key}' in '{path}' has shape {list(arr.shape)} but the symbol is {ty}"
+        )
+    return _to_tensor(arr, ty, f"@{name} (array '{key}' in '{path}')")
+
+
+def init_state(module: ModuleOp, base_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """Initial arrays of every `qtrain.param` and `qtrain.state` in `module`.
+
+    Dense initialisers (splats broadcast); `#qtrain.npz<path, key>` is read from
+    `base_dir / path` (default: the current directory). f32 symbols get float32 arrays
+    (npz data of another float/int dtype is cast); quantized ones int32 stored integers.
+    """
+    base = Path(".") if base_dir is None else Path(base_dir)
+    state: dict[str, np.ndarray] = {}
+    for op in module.walk():
+        if not isinstance(op, qt.ParamOp | qt.StateOp):
+            continue
+        name = op.sym_name.data
+        if name in state:
+            raise InterpreterError(f"@{name} is defined more than once")
+        init = op.init
+        if isinstance(init, DenseIntOrFPElementsAttr):
+            state[name] = _dense_values(op, init)
+        elif isinstance(init, qt.NpzAttr):
+            state[name] = _npz_values(op, init, base)
+        else:  # pragma: no cover - excluded by the op definition
+            raise InterpreterError(f"@{name}: unsupported initial value {init}")
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# Op implementations
+# ---------------------------------------------------------------------------------------
+
+
+def _no_state() -> NoReturn:
+    raise InterpreterError(
+        "no qtrain state attached to the interpreter (use make_interpreter or run_function)"
+    )
+
+
+def _state(interpreter: Interpreter) -> dict[str, np.ndarray]:
+    return interpreter.get_data(QTrainFunctions, STATE_KEY, _no_state)
+
+
+def _symbol(sym: SymbolRefAttr) -> str:
+    if sym.nested_references.data:
+        raise InterpreterError(f"nested symbol reference {sym} is not supported")
+    return sym.root_reference.data
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    assert isinstance(v.type, TensorType)
+    return tuple(v.type.get_shape())
+
+
+def _quant(v: SSAValue) -> qt.QuantType:
+    assert isinstance(v.type, TensorType) and isinstance(v.type.element_type, qt.QuantType)
+    return v.type.element_type
+
+
+def _result(op: Operation, value: NDArray[Any]) -> tuple[NDArray[Any]]:
+    """Canonicalise the single result of `op` and check it matches the result type."""
+    res = op.results[0]
+    assert isinstance(res.type, TensorType)
+    dtype = numpy_dtype(res.type.element_type)
+    arr = np.asarray(value)
+    if arr.shape != _shape(res):
+        raise InterpreterError(f"{op.name}: computed shape {list(arr.shape)} but result type is {res.type}")
+    return (arr.astype(dtype, copy=False),)
+
+
+class _Args:
+    """Operand values by SSA value (optional operands make positions unreliable)."""
+
+    def __init__(self, op: Operation, args: tuple[Any, ...]) -> None:
+        self._vals = dict(zip(op.operands, args, strict=True))
+
+    def __getitem__(self, v: SSAValue) -> Any:
+        return self._vals[v]
+
+    def opt(self, v: SSAValue | None) -> Any:
+        return None if v is None else self._vals[v]
+
+
+def _ints(values: Sequence[int | float]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+@register_impls
+class QTrainFunctions(InterpreterFunctions):
+    """numpy implementations of the `qtrain` ops (state via `Interpreter.get_data`)."""
+
+    # -- symbols -------------------------------------------------------------------------
+
+    @impl(qt.LoadOp)
+    def run_load(self, interpreter: Interpreter, op: qt.LoadOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        name = _symbol(op.symbol)
+        state = _state(interpreter)
+        if name not in state:
+            raise InterpreterError(f"qtrain.load: no value for symbol @{name} in the state")
+        return _result(op, state[name].copy())
+
+    @impl(qt.StoreOp)
+    def run_store(self, interpreter: Interpreter, op: qt.StoreOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        name = _symbol(op.symbol)
+        state = _state(interpreter)
+        state[name] = _to_tensor(args[0], op.value.type, f"qtrain.store to @{name}")
+        return ()
+
+    # -- forward f32 ---------------------------------------------------------------------
+
+    @impl(qt.Conv2dOp)
+    def run_conv2d(self, interpreter: Interpreter, op: qt.Conv2dOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        y = ref.conv2d(
+            a[op.input],
+            a[op.weight],
+            a.opt(op.bias),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            op.groups.value.data,
+        )
+        return _result(op, y)
+
+    @impl(qt.DenseOp)
+    def run_dense(self, interpreter: Interpreter, op: qt.DenseOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.dense(a[op.input], a[op.weight], a.opt(op.bias)))
+
+    @impl(qt.ReluOp)
+    def run_relu(self, interpreter: Interpreter, op: qt.ReluOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.relu(args[0]))
+
+    @impl(qt.Relu6Op)
+    def run_relu6(self, interpreter: Interpreter, op: qt.Relu6Op, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.relu6(args[0]))
+
+    @impl(qt.AddOp)
+    def run_add(self, interpreter: Interpreter, op: qt.AddOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.add(args[0], args[1]))
+
+    @impl(qt.MaxPool2dOp)
+    def run_maxpool2d(
+        self, interpreter: Interpreter, op: qt.MaxPool2dOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        y = ref.maxpool2d(
+            args[0],
+            _ints(op.kernel.get_values()),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+        )
+        return _result(op, y)
+
+    @impl(qt.AvgPool2dOp)
+    def run_avgpool2d(
+        self, interpreter: Interpreter, op: qt.AvgPool2dOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        y = ref.avgpool2d(
+            args[0],
+            _ints(op.kernel.get_values()),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            count_include_pad=op.count_include_pad is not None,
+        )
+        return _result(op, y)
+
+    @impl(qt.GlobalAvgPoolOp)
+    def run_global_avgpool(
+        self, interpreter: Interpreter, op: qt.GlobalAvgPoolOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.global_avgpool(args[0]))
+
+    @impl(qt.ReshapeOp)
+    def run_reshape(self, interpreter: Interpreter, op: qt.ReshapeOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.reshape(args[0], _shape(op.output)))
+
+    @impl(qt.FlattenOp)
+    def run_flatten(self, interpreter: Interpreter, op: qt.FlattenOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.flatten(args[0], op.axis.value.data))
+
+    @impl(qt.BatchNormOp)
+    def run_batchnorm(
+        self, interpreter: Interpreter, op: qt.BatchNormOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        y = ref.batchnorm(
+            a[op.input], a[op.gamma], a[op.beta], a[op.mean], a[op.var], op.epsilon.value.data
+        )
+        return _result(op, y)
+
+    # -- losses --------------------------------------------------------------------------
+
+    @impl(qt.SoftmaxCrossEntropyOp)
+    def run_softmax_cross_entropy(
+        self, interpreter: Interpreter, op: qt.SoftmaxCrossEntropyOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.softmax_cross_entropy(args[0], args[1]))
+
+    @impl(qt.MseOp)
+    def run_mse(self, interpreter: Interpreter, op: qt.MseOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, ref.mse(args[0], args[1]))
+
+    # -- quantized -----------------------------------------------------------------------
+
+    @impl(qt.QuantizeOp)
+    def run_quantize(self, interpreter: Interpreter, op: qt.QuantizeOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        q = _quant(op.output)
+        y = ref.quantize(a[op.input], a[op.scale], a[op.zero_point], q.qmin, q.qmax, q.per_channel_axis)
+        return _result(op, y)
+
+    @impl(qt.DequantizeOp)
+    def run_dequantize(
+        self, interpreter: Interpreter, op: qt.DequantizeOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        q = _quant(op.input)
+        return _result(op, ref.dequantize(a[op.input], a[op.scale], a[op.zero_point], q.per_channel_axis))
+
+    @impl(qt.RequantizeOp)
+    def run_requantize(
+        self, interpreter: Interpreter, op: qt.RequantizeOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        q = _quant(op.output)
+        y = ref.requantize(
+            a[op.input],
+            a[op.input_scale],
+            a[op.input_zero_point],
+            a[op.output_scale],
+            a[op.output_zero_point],
+            q.qmin,
+            q.qmax,
+        )
+        return _result(op, y)
+
+    @impl(qt.QConv2dOp)
+    def run_qconv2d(self, interpreter: Interpreter, op: qt.QConv2dOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        q = _quant(op.output)
+        y = ref.qconv2d(
+            a[op.input],
+            a[op.input_scale],
+            a[op.input_zero_point],
+            a[op.weight],
+            a[op.weight_scale],
+            a[op.weight_zero_point],
+            a.opt(op.bias),
+            a[op.output_scale],
+            a[op.output_zero_point],
+            stride=_ints(op.stride.get_values()),
+            padding=_ints(op.padding.get_values()),
+            groups=op.groups.value.data,
+            activation=op.activation.data,
+            qmin=q.qmin,
+            qmax=q.qmax,
+        )
+        return _result(op, y)
+
+    @impl(qt.QDenseOp)
+    def run_qdense(self, interpreter: Interpreter, op: qt.QDenseOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        q = _quant(op.output)
+        y = ref.qdense(
+            a[op.input],
+            a[op.input_scale],
+            a[op.input_zero_point],
+            a[op.weight],
+            a[op.weight_scale],
+            a[op.weight_zero_point],
+            a.opt(op.bias),
+            a[op.output_scale],
+            a[op.output_zero_point],
+            activation=op.activation.data,
+            qmin=q.qmin,
+            qmax=q.qmax,
+        )
+        return _result(op, y)
+
+
+# ---------------------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------------------
+
+
+def _supported_op_types() -> set[type[Operation]]:
+    types: set[type[Operation]] = set()
+    for functions in (QTrainFunctions, FuncFunctions):
+        types.update(t for t, _ in functions._impls())  # pyright: ignore[reportPrivateUsage]
+    return types
+
+
+def _op_name(op: Operation) -> str:
+    """The op's name as written, also for unregistered ops (`"foo.bar"(...)`)."""
+    if isinstance(op, UnregisteredOp):
+        return op.op_name.data
+    return op.name
+
+
+def _lookup_func(module: ModuleOp, name: str) -> func.FuncOp:
+    op = SymbolTable.lookup_symbol(module, name)
+    if op is None:
+        raise InterpreterError(f"no function @{name} in the module")
+    if not isinstance(op, func.FuncOp):
+        raise InterpreterError(f"@{name} is a {op.name}, not a func.func")
+    if not op.body.blocks or op.body.blocks.first is None or not op.body.blocks.first.ops:
+        raise InterpreterError(f"@{name} is a declaration without a body")
+    return op
+
+
+def _check_supported(module: ModuleOp, entry: func.FuncOp) -> None:
+    """Reject, before running anything, ops the interpreter has no implementation for,
+    in `entry` and every function it (transitively) calls."""
+    supported = _supported_op_types()
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        f = todo.pop()
+        fname = f.sym_name.data
+        if fname in seen:
+            continue
+        seen.add(fname)
+        for op in f.body.walk():
+            if type(op) not in supported:
+                raise InterpreterError(
+                    f"unsupported op '{_op_name(op)}' in @{fname}: the reference interpreter "
+                    "runs only the implemented qtrain ops and func.call/func.return"
+                )
+            if isinstance(op, func.CallOp):
+                todo.append(_lookup_func(module, _symbol(op.callee)))
+
+
+def make_interpreter(module: ModuleOp, state: dict[str, np.ndarray]) -> Interpreter:
+    """An xDSL interpreter for `module` with func and qtrain implementations and `state`."""
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(FuncFunctions())
+    interpreter.register_implementations(QTrainFunctions())
+    interpreter.set_data(QTrainFunctions, STATE_KEY, state)
+    return interpreter
+
+
+def run_function(
+    module: ModuleOp,
+    name: str,
+    args: Sequence[np.ndarray],
+    state: dict[str, np.ndarray] | None = None,
+    base_dir: Path | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Run `func.func @name` on `args` and return its results.
+
+    `state` (symbol name -> array) is read by `qtrain.load` and updated in place by
+    `qtrain.store`; when None it is created with `init_state(module, base_dir)` (and
+    discarded afterwards). Arguments are converted to the canonical dtype of the
+    function's argument types (shapes and integer ranges are checked).
+    """
+    f = _lookup_func(module, name)
+    _check_supported(module, f)
+    if state is None:
+        state = init_state(module, base_dir)
+    arg_types = f.function_type.inputs.data
+    if len(args) != len(arg_types):
+        raise InterpreterError(f"@{name} takes {len(arg_types)} argument(s), got {len(args)}")
+    values = tuple(_to_tensor(v, t, f"@{name} argument {i}") for i, (v, t) in enumerate(zip(args, arg_types)))
+    interpreter = make_interpreter(module, state)
+    results = interpreter.call_op(f, values)
+    return tuple(np.asarray(r) for r in results)

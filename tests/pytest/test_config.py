@@ -1,0 +1,65 @@
+"""train.toml parsing: defaults, every key's validation, errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from odtc.compiler.config import Config, ConfigError, config_from_dict, load_config
+from odtc.compiler.pipeline import pipeline_string
+
+
+def test_defaults_match_design() -> None:
+    cfg = load_config(None)
+    assert cfg.train.loss == "cross_entropy" and cfg.train.optimizer == "sgd"
+    assert cfg.train.learning_rate == 0.01 and cfg.train.batch_size == 1
+    assert cfg.train.trainable == ("*",) and cfg.train.mode == "full"
+    assert cfg.quantize.scheme == "none" and cfg.memory.budget_bytes == 0
+
+
+def test_full_file(tmp_path: Path) -> None:
+    f = tmp_path / "train.toml"
+    f.write_text(
+        '[train]\nloss = "mse"\noptimizer = "adam"\nlearning_rate = 1\nbatch_size = 4\n'
+        'mode = "last-k"\nlast_k = 2\n'
+    )
+    cfg = load_config(f)
+    assert cfg.train.learning_rate == 1.0 and isinstance(cfg.train.learning_rate, float)
+    s = pipeline_string(cfg)
+    assert "qtrain-mark-trainable{mode=last-k k=2}" in s
+    assert "optimizer=adam" in s and "batch-size=4" in s and "loss=mse" in s
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"train": {"lr": 0.1}}, "unknown config key 'train.lr'"),
+        ({"trian": {}}, "unknown config section '[trian]'"),
+        ({"train": {"optimizer": "rmsprop"}}, "config key 'train.optimizer' must be one of sgd, momentum, adam"),
+        ({"train": {"learning_rate": "fast"}}, "config key 'train.learning_rate' must be a float"),
+        ({"train": {"learning_rate": -1.0}}, "config key 'train.learning_rate' must be positive"),
+        ({"train": {"batch_size": 0}}, "config key 'train.batch_size' must be >= 1"),
+        ({"train": {"batch_size": 2.5}}, "config key 'train.batch_size' must be a int"),
+        ({"train": {"trainable": "fc*"}}, "config key 'train.trainable' must be a list of strings"),
+        ({"quantize": {"scheme": "u8-asym"}}, "config key 'quantize.scheme' = 'u8-asym': quantized training"),
+        ({"memory": {"budget_bytes": 1000}}, "config key 'memory.budget_bytes': checkpointing"),
+        ({"partial_update": {"lambda_min": 0.5}}, "config key 'partial_update.lambda_min': dynamic partial"),
+        ({"train": 3}, "config section '[train]' must be a table"),
+    ],
+)
+def test_bad_config_names_the_key(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config_from_dict(data)
+    assert message in str(exc.value)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_config_is_value_object() -> None:
+    assert config_from_dict({}) == Config()

@@ -1,0 +1,105 @@
+"""odtc: the compiler driver.
+
+    odtc compile MODEL [--config train.toml] [--target host] -o BUILD
+    odtc compile --print-pipeline [--config train.toml]
+    odtc train BUILD [--data mnist|DIR|FILE.npz] [--epochs N] [--limit N] [--json]
+
+Every user error ends in one line `odtc: error: ...` and exit status 1.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import ModuleOp
+
+from odtc.compiler import api
+from odtc.compiler.config import Config, ConfigError, load_config
+from odtc.compiler.data import DataError
+from odtc.compiler.pipeline import pipeline_string
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="odtc", description="odtc: the on-device training compiler")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compile", help="compile a model and its training step into BUILD")
+    c.add_argument("model", nargs="?", help="model.mlir or file.py:factory")
+    c.add_argument("--config", help="train.toml (default: the defaults in DESIGN.md)")
+    c.add_argument("--target", default="host", choices=api.TARGETS)
+    c.add_argument("-o", "--output", default="build", help="BUILD directory (default: build)")
+    c.add_argument("--print-pipeline", action="store_true", help="print the pass pipeline string and exit")
+    c.add_argument("--print-ir-after-all", action="store_true", help="dump the IR after every pass")
+
+    t = sub.add_parser("train", help="run the compiled training step on a dataset")
+    t.add_argument("build", help="BUILD directory written by odtc compile")
+    t.add_argument("--data", default="mnist", help="mnist (embedded subset), a directory of IDX files, or an .npz")
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--limit", type=int, default=None, help="use at most N training and N test samples")
+    t.add_argument("--seed", type=int, default=0, help="shuffling seed")
+    t.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    return p
+
+
+def _compile(args: argparse.Namespace) -> int:
+    cfg: Config = load_config(args.config)
+    if args.print_pipeline:
+        print(pipeline_string(cfg))
+        return 0
+    if args.model is None:
+        raise api.CompileError("compile needs a MODEL (model.mlir or file.py:factory)")
+
+    def dump(name: str, module: ModuleOp) -> None:
+        print(f"// -----// IR after {name} //----- //")
+        print(api.module_text(module))
+
+    result = api.compile_model(
+        args.model, cfg, args.output, args.target, dump if args.print_ir_after_all else None
+    )
+    mem = result.memory
+    print(f"compiled {args.model} -> {result.build_dir}/train_step.mlir")
+    print("memory (bytes):")
+    for key, label in (
+        ("trainable_weights_bytes", "trainable weights (RAM)"),
+        ("state_bytes", "optimizer/quantization state (RAM)"),
+        ("saved_activation_bytes", "activations saved for backward"),
+        ("frozen_weights_bytes", "frozen weights (flash)"),
+    ):
+        print(f"  {label:<36} {mem[key]:>10}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    interactive = sys.stderr.isatty()
+
+    def progress(epoch: int, step: int, total: int, loss: float) -> None:
+        every = max(1, total // 10)
+        if step % every == 0 or step == total:
+            line = f"epoch {epoch + 1}/{args.epochs}  step {step:>6}/{total}  loss {loss:.4f}"
+            print(("\r" + line) if interactive else line, end="" if interactive else "\n", file=sys.stderr)
+            if interactive and step == total:
+                print(file=sys.stderr)
+
+    report = api.train(args.build, args.data, args.epochs, args.limit, args.seed, progress)
+    for i, (loss, acc) in enumerate(zip(report.epoch_losses, report.epoch_accuracies)):
+        print(f"epoch {i + 1}: mean train loss {loss:.4f}, test accuracy {acc * 100:.2f} %")
+    print(f"{report.steps} training steps in {report.seconds:.1f} s; weights -> {args.build}/trained.npz")
+    if args.json:
+        print(json.dumps(report.as_json()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "compile":
+            return _compile(args)
+        return _train(args)
+    except (api.CompileError, ConfigError, DataError, OSError) as exc:
+        print(f"odtc: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
