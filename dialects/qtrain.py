@@ -271,6 +271,26 @@ def _no_per_channel(op: Operation, value: SSAValue) -> None:
         raise _err(op, f"cannot reshape a per-channel quantized tensor ({value.type}); requantize per tensor first")
 
 
+def _check_pool_padding(op: Operation, kernel: Sequence[int], padding: Sequence[int]) -> None:
+    if max(padding[0], padding[2]) >= kernel[0] or max(padding[1], padding[3]) >= kernel[1]:
+        raise _err(op, f"padding {_fmt(padding)} must be smaller than kernel {_fmt(kernel)}")
+
+
+def _check_epsilon(op: Operation, epsilon: FloatAttr) -> None:
+    if epsilon.value.data <= 0:
+        raise _err(op, f"epsilon must be positive, got {epsilon.value.data}")
+
+
+def _check_groups(op: Operation, groups: int, c: int, o: int) -> None:
+    if groups < 1:
+        raise _err(op, f"groups must be >= 1, got {groups}")
+    if c % groups or o % groups:
+        raise _err(
+            op,
+            f"groups {groups} must divide input channels {c} and output channels {o}",
+        )
+
+
 def conv_output_hw(
     hw: Sequence[int], kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int]
 ) -> tuple[int, int]:
@@ -301,7 +321,15 @@ def _verify_init(op: Operation, ty: TensorType, init: Attribute) -> None:
         init_t = init.type
         if not isinstance(init_t.element_type, IntegerType):
             raise _err(op, f"initial value of a quantized symbol must be integers, got {init_t.element_type}")
-        bad = [v for v in init.get_values() if not q.qmin <= int(v) <= q.qmax]
+        values = [int(v) for v in init.get_values()]
+        if (
+            init_t.element_type.signedness.data == Signedness.SIGNLESS
+            and init_t.element_type.width.data == q.storage.width.data
+            and not q.is_signed
+        ):
+            # A signless integer of the storage width is a bit pattern (i8 -56 is ui8 200).
+            values = [v % (1 << q.storage.width.data) for v in values]
+        bad = [v for v in values if not q.qmin <= v <= q.qmax]
         if bad:
             raise _err(op, f"initial value {bad[0]} is outside the storage range [{q.qmin}, {q.qmax}] of {q}")
         if tuple(init_t.get_shape()) != tuple(ty.get_shape()):
@@ -417,14 +445,7 @@ class ParamOp(_SymbolWithInit):
                 raise _err(self, f"@{self.sym_name.data}: channels must be array<i64: ...>")
             if not self.type.get_shape():
                 raise _err(self, f"@{self.sym_name.data}: channels needs a parameter of rank >= 1")
-            out = self.type.get_shape()[0]
-            vals = channels.get_values()
-            for c in vals:
-                if not 0 <= int(c) < out:
-                    raise _err(
-                        self,
-                        f"@{self.sym_name.data}: channel {c} out of range for {out} output channels",
-                    )
+            _verify_channels(self, channels, self.type.get_shape()[0], f"@{self.sym_name.data}: channels")
 
 
 @irdl_op_definition
@@ -463,6 +484,12 @@ def _check_symbol_type(op: Operation, sym: SymbolRefAttr, ty: Attribute, writing
         raise _err(op, f"{sym} has type {target.type} but the op uses {ty}")
     if writing and isinstance(target, ParamOp) and not target.is_trainable:
         raise _err(op, f"{sym} is a frozen parameter and cannot be written")
+
+
+def _require_state(op: Operation, sym: SymbolRefAttr) -> None:
+    target = _lookup(op, sym)
+    if target is not None and not isinstance(target, StateOp):
+        raise _err(op, f"{sym} must be a qtrain.state")
 
 
 def _module_of(op: Operation) -> ModuleOp | None:
@@ -536,13 +563,7 @@ def _verify_conv_shapes(
     stride = _ints(stride_attr, 2, op, "stride", 1)
     padding = _ints(padding_attr, 4, op, "padding", 0)
     groups = groups_attr.value.data
-    if groups < 1:
-        raise _err(op, f"groups must be >= 1, got {groups}")
-    if c % groups or o % groups:
-        raise _err(
-            op,
-            f"groups {groups} must divide input channels {c} and output channels {o}",
-        )
+    _check_groups(op, groups, c, o)
     if i * groups != c:
         raise _err(
             op,
@@ -737,8 +758,7 @@ class _Pool2d(IRDLOperation):
         kernel = _ints(self.kernel, 2, self, "kernel", 1)
         stride = _ints(self.stride, 2, self, "stride", 1)
         padding = _ints(self.padding, 4, self, "padding", 0)
-        if max(padding[0], padding[2]) >= kernel[0] or max(padding[1], padding[3]) >= kernel[1]:
-            raise _err(self, f"padding {_fmt(padding)} must be smaller than kernel {_fmt(kernel)}")
+        _check_pool_padding(self, kernel, padding)
         oh, ow = conv_output_hw((h, w), kernel, stride, padding)
         if oh < 1 or ow < 1:
             raise _err(self, f"kernel {_fmt(kernel)} does not fit input {_fmt((h, w))} with padding {_fmt(padding)}")
@@ -935,8 +955,7 @@ class BatchNormOp(IRDLOperation):
             _require_shape(self, what, v, (c,))
         if self.output.type != self.input.type:
             raise _err(self, f"result type {self.output.type} differs from input type {self.input.type}")
-        if self.epsilon.value.data <= 0:
-            raise _err(self, f"epsilon must be positive, got {self.epsilon.value.data}")
+        _check_epsilon(self, self.epsilon)
 
 
 @irdl_op_definition
@@ -1281,13 +1300,15 @@ class QDenseOp(IRDLOperation):
 # ---------------------------------------------------------------------------------------
 
 
-def _verify_channels(op: Operation, channels: DenseArrayBase | None, out: int) -> int:
+def _verify_channels(
+    op: Operation, channels: DenseArrayBase | None, out: int, subject: str = "channels"
+) -> int:
     """Number of rows a (sparse) weight gradient has; validates the channel list."""
     if channels is None:
         return out
     vals = [int(c) for c in channels.get_values()]
     if not vals or sorted(set(vals)) != vals or vals[0] < 0 or vals[-1] >= out:
-        raise _err(op, f"channels must be a non-empty increasing list in [0, {out}), got {_fmt(vals)}")
+        raise _err(op, f"{subject} must be a non-empty increasing list in [0, {out}), got {_fmt(vals)}")
     return len(vals)
 
 
@@ -1327,6 +1348,7 @@ class Conv2dGradInputOp(IRDLOperation):
         o, i, kh, kw = tensor_shape(self.weight)
         stride = _ints(self.stride, 2, self, "stride", 1)
         padding = _ints(self.padding, 4, self, "padding", 0)
+        _check_groups(self, self.groups.value.data, c, o)
         if i * self.groups.value.data != c:
             raise _err(self, f"weight has {i} input channels per group but result has {c} channels")
         oh, ow = conv_output_hw((h, w), (kh, kw), stride, padding)
@@ -1381,6 +1403,7 @@ class Conv2dGradWeightOp(IRDLOperation):
         _, i, kh, kw = tensor_shape(self.weight_grad)
         o = tensor_shape(self.output_grad)[1]
         groups = self.groups.value.data
+        _check_groups(self, groups, c, o)
         if i * groups != c:
             raise _err(self, f"result has {i} input channels per group but input has {c} channels")
         rows = _verify_channels(self, self.channels, o)
@@ -1569,6 +1592,7 @@ def _verify_pool_grad(
     k = _ints(kernel, 2, op, "kernel", 1)
     s = _ints(stride, 2, op, "stride", 1)
     p = _ints(padding, 4, op, "padding", 0)
+    _check_pool_padding(op, k, p)
     oh, ow = conv_output_hw((h, w), k, s, p)
     _require_shape(op, "output error", dy, (n, c, oh, ow))
 
@@ -1650,12 +1674,15 @@ class BatchNormGradInputOp(IRDLOperation):
         super().__init__(operands=[dy, gamma, var], result_types=[dy.type], properties={"epsilon": epsilon})
 
     def verify_(self) -> None:
-        _require_f32(self, "output error", self.output_grad)
         _require_rank(self, "output error", self.output_grad, (2, 4))
         c = tensor_shape(self.output_grad)[1]
+        for what, v in (("output error", self.output_grad), ("gamma", self.gamma), ("var", self.var),
+                        ("result", self.input_grad)):
+            _require_f32(self, what, v)
         _require_shape(self, "gamma", self.gamma, (c,))
         _require_shape(self, "var", self.var, (c,))
         _require_shape(self, "result", self.input_grad, tensor_shape(self.output_grad))
+        _check_epsilon(self, self.epsilon)
 
 
 @irdl_op_definition
@@ -1682,12 +1709,15 @@ class BatchNormGradGammaOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        _require_f32(self, "output error", self.output_grad)
         _require_rank(self, "output error", self.output_grad, (2, 4))
         c = tensor_shape(self.output_grad)[1]
+        for what, v in (("output error", self.output_grad), ("input", self.input), ("mean", self.mean),
+                        ("var", self.var), ("result", self.gamma_grad)):
+            _require_f32(self, what, v)
         _require_shape(self, "input", self.input, tensor_shape(self.output_grad))
         for what, v in (("mean", self.mean), ("var", self.var), ("result", self.gamma_grad)):
             _require_shape(self, what, v, (c,))
+        _check_epsilon(self, self.epsilon)
 
 
 @irdl_op_definition
@@ -1707,6 +1737,7 @@ class BatchNormGradBetaOp(IRDLOperation):
 
     def verify_(self) -> None:
         _require_f32(self, "output error", self.output_grad)
+        _require_f32(self, "result", self.beta_grad)
         _require_rank(self, "output error", self.output_grad, (2, 4))
         _require_shape(self, "result", self.beta_grad, (tensor_shape(self.output_grad)[1],))
 
@@ -1794,9 +1825,7 @@ class _UpdateOp(IRDLOperation):
         _require_shape(self, "gradient", self.grad, shape)
         for sym in state_syms:
             _check_symbol_type(self, sym, target.type, writing=True)
-            st = _lookup(self, sym)
-            if not isinstance(st, StateOp):
-                raise _err(self, f"{sym} must be a qtrain.state")
+            _require_state(self, sym)
         if (self.accumulator is None) != (self.every is None) or (self.accumulator is None) != (
             self.batch_pos is None
         ):
@@ -1806,6 +1835,7 @@ class _UpdateOp(IRDLOperation):
             if self.every.value.data < 2:
                 raise _err(self, f"every must be >= 2, got {self.every.value.data}")
             _check_symbol_type(self, self.accumulator, _tensor(shape), writing=True)
+            _require_state(self, self.accumulator)
             _require_shape(self, "batch position", self.batch_pos, ())
             if element_type(self.batch_pos) != i32:
                 raise _err(self, f"batch position must be tensor<i32>, got {self.batch_pos.type}")
@@ -1873,6 +1903,7 @@ class AdamUpdateOp(_UpdateOp):
     def verify_(self) -> None:
         self._verify_update([self.first_moment, self.second_moment])
         _check_symbol_type(self, self.step, _tensor((), i32), writing=True)
+        _require_state(self, self.step)
 
 
 @irdl_op_definition
@@ -1891,6 +1922,7 @@ class CounterStepOp(IRDLOperation):
         if self.modulo.value.data < 1:
             raise _err(self, f"modulo must be >= 1, got {self.modulo.value.data}")
         _check_symbol_type(self, self.counter, _tensor((), i32), writing=True)
+        _require_state(self, self.counter)
 
 
 BACKWARD_OPS: tuple[type[IRDLOperation], ...] = (

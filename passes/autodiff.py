@@ -49,13 +49,12 @@ def _fail(msg: str) -> PassFailedException:
     return PassFailedException(f"qtrain-autodiff: {msg}")
 
 
-def _where(op: Operation) -> str:
-    """Position of an op for messages: its function and index in the block."""
-    fn = op.parent_op()
+def _where(op: Operation, function: str) -> str:
+    """Position of an op for messages. Ops are cloned from @forward in order, so the index
+    in the block under construction is the index in @forward."""
     block = op.parent_block()
     idx = list(block.ops).index(op) if block is not None else -1
-    name = fn.sym_name.data if isinstance(fn, func.FuncOp) else "?"
-    return f"op #{idx} of @{name}"
+    return f"op #{idx} of @{function}"
 
 
 def _f64(v: float) -> FloatAttr:
@@ -186,6 +185,8 @@ class _Differentiator:
             forward_ops.append(clone)
         assert result is not None
 
+        self._check_sparse_uses(forward_ops)
+
         # 2. loss and its gradient (the seed of the backward pass).
         target = self.block.args[1]
         if self.opts.loss == "cross_entropy":
@@ -238,6 +239,23 @@ class _Differentiator:
         if self.new_states:
             self.rewriter.insert_op(self.new_states, InsertPoint.after(last_symbol))
 
+    def _check_sparse_uses(self, ops: list[Operation]) -> None:
+        """Sparse `channels` select output-channel rows of a conv/dense weight; anywhere
+        else they have no meaning, so say so instead of emitting mis-shaped updates."""
+        for o in ops:
+            if not isinstance(o, qtrain.LoadOp):
+                continue
+            p = self.param_of(o.result)
+            if p is None or not p.is_trainable or "channels" not in p.attributes:
+                continue
+            for use in o.result.uses:
+                user = use.operation
+                if not (isinstance(user, qtrain.Conv2dOp | qtrain.DenseOp) and use.index == 1):
+                    raise _fail(
+                        f"@{p.sym_name.data} has sparse channels but is used by {user.name} "
+                        f"({_where(user, self.opts.forward)}) as operand {use.index}; channels apply only to conv2d/dense weights"
+                    )
+
     def _target_type(self, out_type: TensorType) -> TensorType:
         shape = list(out_type.get_shape())
         if self.opts.loss == "cross_entropy":
@@ -253,7 +271,7 @@ class _Differentiator:
     def backward(self, o: Operation) -> None:
         handler = _HANDLERS.get(type(o))
         if handler is None:
-            raise _fail(f"{o.name} ({_where(o)}) has no derivative; autodiff supports {_supported()}")
+            raise _fail(f"{o.name} ({_where(o, self.opts.forward)}) has no derivative; autodiff supports {_supported()}")
         handler(self, o)
 
     def needs_grad(self, value: SSAValue) -> bool:
@@ -268,7 +286,7 @@ class _Differentiator:
     def weight_param(self, o: Operation, w: SSAValue, what: str) -> qtrain.ParamOp | None:
         p = self.param_of(w)
         if p is None and not isinstance(w.owner, qtrain.LoadOp):
-            raise _fail(f"{o.name} ({_where(o)}): the {what} must be loaded from a qtrain.param")
+            raise _fail(f"{o.name} ({_where(o, self.opts.forward)}): the {what} must be loaded from a qtrain.param")
         return p
 
     def update(self, p: qtrain.ParamOp, grads: list[SSAValue], batch_pos: SSAValue | None) -> None:
@@ -384,7 +402,7 @@ def _batchnorm(d: _Differentiator, o: qtrain.BatchNormOp) -> None:
     for v, what in ((o.mean, "running mean"), (o.var, "running variance")):
         p = d.param_of(v)
         if p is not None and p.is_trainable:
-            raise _fail(f"{o.name} ({_where(o)}): the {what} @{p.sym_name.data} cannot be trainable")
+            raise _fail(f"{o.name} ({_where(o, d.opts.forward)}): the {what} @{p.sym_name.data} cannot be trainable")
     if d.needs_grad(o.input):
         d.accumulate(o.input, d.emit(qtrain.BatchNormGradInputOp(dy, o.gamma, o.var, o.epsilon)).results[0])
     if d.needs_grad(o.gamma):

@@ -18,6 +18,7 @@ the index list contiguous and static).
 
 import fnmatch
 from dataclasses import dataclass
+from fractions import Fraction
 from math import ceil
 
 from xdsl.context import Context
@@ -100,6 +101,7 @@ class MarkTrainablePass(ModulePass):
                     n for _, roles in layers[-self.bias_k :] for r, n in roles.items() if r in ("bias", "beta")
                 }
             weight_names = {roles["weight"] for _, roles in layers if "weight" in roles}
+            seen: set[str] = set()
             for entry in self.weights:
                 name, sep, ratio_s = entry.rpartition(":")
                 if not sep:
@@ -112,9 +114,12 @@ class MarkTrainablePass(ModulePass):
                     raise _fail(f"weights entry '{entry}': ratio '{ratio_s}' is not a number") from None
                 if not 0 < ratio <= 1:
                     raise _fail(f"weights entry '{entry}': ratio must be in (0, 1]")
+                if name in seen:
+                    raise _fail(f"weights entry '{entry}': {name} is listed twice")
+                seen.add(name)
                 selected.add(name)
                 out = params[name].type.get_shape()[0]
-                n = ceil(ratio * out)
+                n = ceil(Fraction(ratio_s) * out)  # exact: 0.14 of 50 is 7, not 8
                 if n < out:
                     channels[name] = list(range(n))
         selected -= stats

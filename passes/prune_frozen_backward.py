@@ -120,7 +120,7 @@ class PruneFrozenBackwardPass(ModulePass):
             total += nbytes
             if isinstance(v.owner, Block):
                 input_bytes += nbytes
-                rows.append((f"%{v.name_hint or 'arg'}", "input", nbytes))
+                rows.append((f"%{v.name_hint or 'arg'}", "function argument", nbytes))
             else:
                 v.owner.attributes["qtrain.saved_bytes"] = IntegerAttr(nbytes, i64)
                 rows.append((f"%{v.name_hint or '?'}", v.owner.name, nbytes))
@@ -132,5 +132,5 @@ class PruneFrozenBackwardPass(ModulePass):
         if self.report:
             print(f"saved for backward in @{self.function}:", file=sys.stderr)
             for name, producer, nbytes in rows:
-                print(f"  {producer:<28} {nbytes:>10} B", file=sys.stderr)
-            print(f"  {'total':<28} {total:>10} B", file=sys.stderr)
+                print(f"  {name:<16} {producer:<28} {nbytes:>10} B", file=sys.stderr)
+            print(f"  {'total':<45} {total:>10} B", file=sys.stderr)

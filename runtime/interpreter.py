@@ -18,6 +18,13 @@ Value conventions (between ops, in function arguments/results and in the state d
 attached to the interpreter with `Interpreter.set_data(QTrainFunctions, STATE_KEY, ...)`.
 `qtrain.load` returns a copy of the symbol's array; `qtrain.store` replaces it with a copy
 of the stored value, so values never alias the state.
+
+Optimizer ops (`qtrain.sgd_update`, `momentum_update`, `adam_update`) and
+`qtrain.counter_step` have no results: they read and replace state entries by symbol name
+(the parameter, its velocity / Adam moments / i32 step, the gradient accumulator, the
+counter) with the pure functions of `odtc.runtime.reference`. The batch position of an
+accumulating update is its `tensor<i32>` SSA operand (loaded from the counter state before
+`counter_step` advances it).
 """
 
 from __future__ import annotations
@@ -470,6 +477,256 @@ class QTrainFunctions(InterpreterFunctions):
             qmax=q.qmax,
         )
         return _result(op, y)
+
+
+    # -- backward ------------------------------------------------------------------------
+
+    @impl(qt.Conv2dGradInputOp)
+    def run_conv2d_grad_input(
+        self, interpreter: Interpreter, op: qt.Conv2dGradInputOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        dx = ref.conv2d_grad_input(
+            a[op.output_grad],
+            a[op.weight],
+            _shape(op.input_grad),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            op.groups.value.data,
+        )
+        return _result(op, dx)
+
+    @impl(qt.Conv2dGradWeightOp)
+    def run_conv2d_grad_weight(
+        self, interpreter: Interpreter, op: qt.Conv2dGradWeightOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        dw = ref.conv2d_grad_weight(
+            a[op.input],
+            a[op.output_grad],
+            _shape(op.weight_grad)[2:],
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            op.groups.value.data,
+            _channels(op.channels),
+        )
+        return _result(op, dw)
+
+    @impl(qt.Conv2dGradBiasOp)
+    def run_conv2d_grad_bias(
+        self, interpreter: Interpreter, op: qt.Conv2dGradBiasOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.conv2d_grad_bias(args[0]))
+
+    @impl(qt.DenseGradInputOp)
+    def run_dense_grad_input(
+        self, interpreter: Interpreter, op: qt.DenseGradInputOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.dense_grad_input(a[op.output_grad], a[op.weight]))
+
+    @impl(qt.DenseGradWeightOp)
+    def run_dense_grad_weight(
+        self, interpreter: Interpreter, op: qt.DenseGradWeightOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.dense_grad_weight(a[op.input], a[op.output_grad], _channels(op.channels)))
+
+    @impl(qt.DenseGradBiasOp)
+    def run_dense_grad_bias(
+        self, interpreter: Interpreter, op: qt.DenseGradBiasOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.dense_grad_bias(args[0]))
+
+    @impl(qt.ReluGradOp)
+    def run_relu_grad(self, interpreter: Interpreter, op: qt.ReluGradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.relu_grad(a[op.output_grad], a[op.output]))
+
+    @impl(qt.Relu6GradOp)
+    def run_relu6_grad(
+        self, interpreter: Interpreter, op: qt.Relu6GradOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.relu6_grad(a[op.output_grad], a[op.output]))
+
+    @impl(qt.MaxPool2dGradOp)
+    def run_maxpool2d_grad(
+        self, interpreter: Interpreter, op: qt.MaxPool2dGradOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        dx = ref.maxpool2d_grad(
+            a[op.output_grad],
+            a[op.input],
+            _ints(op.kernel.get_values()),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+        )
+        return _result(op, dx)
+
+    @impl(qt.AvgPool2dGradOp)
+    def run_avgpool2d_grad(
+        self, interpreter: Interpreter, op: qt.AvgPool2dGradOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        dx = ref.avgpool2d_grad(
+            args[0],
+            _shape(op.input_grad),
+            _ints(op.kernel.get_values()),
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            count_include_pad=op.count_include_pad is not None,
+        )
+        return _result(op, dx)
+
+    @impl(qt.GlobalAvgPoolGradOp)
+    def run_global_avgpool_grad(
+        self, interpreter: Interpreter, op: qt.GlobalAvgPoolGradOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.global_avgpool_grad(args[0], _shape(op.input_grad)))
+
+    @impl(qt.BatchNormGradInputOp)
+    def run_batchnorm_grad_input(
+        self, interpreter: Interpreter, op: qt.BatchNormGradInputOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        dx = ref.batchnorm_grad_input(a[op.output_grad], a[op.gamma], a[op.var], op.epsilon.value.data)
+        return _result(op, dx)
+
+    @impl(qt.BatchNormGradGammaOp)
+    def run_batchnorm_grad_gamma(
+        self, interpreter: Interpreter, op: qt.BatchNormGradGammaOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        dg = ref.batchnorm_grad_gamma(
+            a[op.output_grad], a[op.input], a[op.mean], a[op.var], op.epsilon.value.data
+        )
+        return _result(op, dg)
+
+    @impl(qt.BatchNormGradBetaOp)
+    def run_batchnorm_grad_beta(
+        self, interpreter: Interpreter, op: qt.BatchNormGradBetaOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, ref.batchnorm_grad_beta(args[0]))
+
+    @impl(qt.SoftmaxCrossEntropyGradOp)
+    def run_softmax_cross_entropy_grad(
+        self, interpreter: Interpreter, op: qt.SoftmaxCrossEntropyGradOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.softmax_cross_entropy_grad(a[op.logits], a[op.labels]))
+
+    @impl(qt.MseGradOp)
+    def run_mse_grad(self, interpreter: Interpreter, op: qt.MseGradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, ref.mse_grad(a[op.prediction], a[op.target]))
+
+    # -- optimizer -----------------------------------------------------------------------
+    #
+    # Updates read and write the state dict by symbol name. With `accumulate @acc every B
+    # at %pos` the gradient is first added into @acc; only at pos == B-1 is the optimizer
+    # applied, with the mean gradient, and @acc cleared (ref.accumulate_gradient).
+
+    @impl(qt.SgdUpdateOp)
+    def run_sgd_update(
+        self, interpreter: Interpreter, op: qt.SgdUpdateOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state, name, g = _begin_update(interpreter, op, args)
+        if g is not None:
+            w = ref.sgd_update(state[name], g, op.lr.value.data, _channels(op.channels))
+            _put(state, op, op.param, w)
+        return ()
+
+    @impl(qt.MomentumUpdateOp)
+    def run_momentum_update(
+        self, interpreter: Interpreter, op: qt.MomentumUpdateOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state, name, g = _begin_update(interpreter, op, args)
+        if g is not None:
+            v_name = _state_name(state, op, op.velocity)
+            w, v = ref.momentum_update(
+                state[name], state[v_name], g, op.lr.value.data, op.momentum.value.data, _channels(op.channels)
+            )
+            _put(state, op, op.param, w)
+            _put(state, op, op.velocity, v)
+        return ()
+
+    @impl(qt.AdamUpdateOp)
+    def run_adam_update(
+        self, interpreter: Interpreter, op: qt.AdamUpdateOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state, name, g = _begin_update(interpreter, op, args)
+        if g is not None:
+            m_name = _state_name(state, op, op.first_moment)
+            v_name = _state_name(state, op, op.second_moment)
+            t_name = _state_name(state, op, op.step)
+            w, m, v, t = ref.adam_update(
+                state[name],
+                state[m_name],
+                state[v_name],
+                state[t_name],
+                g,
+                op.lr.value.data,
+                op.beta1.value.data,
+                op.beta2.value.data,
+                op.eps.value.data,
+                _channels(op.channels),
+            )
+            _put(state, op, op.param, w)
+            _put(state, op, op.first_moment, m)
+            _put(state, op, op.second_moment, v)
+            _put(state, op, op.step, t)
+        return ()
+
+    @impl(qt.CounterStepOp)
+    def run_counter_step(
+        self, interpreter: Interpreter, op: qt.CounterStepOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state = _state(interpreter)
+        name = _state_name(state, op, op.counter)
+        _put(state, op, op.counter, ref.counter_step(state[name], op.modulo.value.data))
+        return ()
+
+
+def _channels(attr: Any) -> list[int] | None:
+    return None if attr is None else [int(c) for c in attr.get_values()]
+
+
+def _state_name(state: dict[str, np.ndarray], op: Operation, sym: SymbolRefAttr) -> str:
+    name = _symbol(sym)
+    if name not in state:
+        raise InterpreterError(f"{op.name}: no value for symbol @{name} in the state")
+    return name
+
+
+def _put(state: dict[str, np.ndarray], op: Operation, sym: SymbolRefAttr, value: NDArray[Any]) -> None:
+    """Write an optimizer result back, keeping the symbol's dtype and shape."""
+    name = _symbol(sym)
+    old = state[name]
+    arr = np.asarray(value)
+    if arr.shape != old.shape:
+        raise InterpreterError(f"{op.name}: new value of @{name} has shape {list(arr.shape)}, expected {list(old.shape)}")
+    state[name] = np.array(arr, dtype=old.dtype, copy=True)
+
+
+def _begin_update(
+    interpreter: Interpreter, op: qt._UpdateOp, args: tuple[Any, ...]  # pyright: ignore[reportPrivateUsage]
+) -> tuple[dict[str, np.ndarray], str, NDArray[np.float32] | None]:
+    """State, parameter name and the gradient to apply now (None: accumulated only)."""
+    state = _state(interpreter)
+    a = _Args(op, args)
+    name = _state_name(state, op, op.param)
+    g = np.asarray(a[op.grad], dtype=np.float32)
+    if op.accumulator is None:
+        return state, name, g
+    if op.every is None or op.batch_pos is None:
+        raise InterpreterError(f"{op.name}: accumulate needs 'every' and the batch position operand")
+    acc_name = _state_name(state, op, op.accumulator)
+    try:
+        acc, mean = ref.accumulate_gradient(state[acc_name], g, a[op.batch_pos], op.every.value.data)
+    except ValueError as e:
+        raise InterpreterError(f"{op.name} on @{name}: {e}") from None
+    _put(state, op, op.accumulator, acc)
+    return state, name, mean
 
 
 # ---------------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def _pair(v: Sequence[int] | int, what: str) -> tuple[int, int]:
 
 def _pads(padding: Sequence[int] | int) -> tuple[int, int, int, int]:
     if isinstance(padding, int):
-        return (padding,) * 4
+        return (padding, padding, padding, padding)
     t = tuple(int(p) for p in padding)
     if len(t) != 4 or any(p < 0 for p in t):
         raise ValueError(f"padding must be 4 non-negative values [top, left, bottom, right], got {t}")
@@ -666,3 +666,454 @@ def qdense(
     if bias is not None:
         acc = acc + np.asarray(bias, dtype=np.int64).reshape(1, o)
     return _finish(acc, x_scale, w_scale, y_scale, y_zero_point, activation, qmin, qmax)
+
+
+# ---------------------------------------------------------------------------------------
+# Backward ops (f32)
+# ---------------------------------------------------------------------------------------
+
+
+def _f64(a: ArrayLike) -> NDArray[np.float64]:
+    """f32 value widened exactly to float64."""
+    return _f32(a).astype(np.float64)
+
+
+def _shape4(shape: Sequence[int], what: str) -> tuple[int, int, int, int]:
+    t = tuple(int(d) for d in shape)
+    if len(t) != 4 or any(d < 1 for d in t):
+        raise ValueError(f"{what} must be a positive NCHW shape, got {t}")
+    return t  # type: ignore[return-value]
+
+
+def _scatter_windows(
+    contrib: NDArray[np.float64],
+    padded_hw: tuple[int, int],
+    stride: tuple[int, int],
+) -> NDArray[np.float64]:
+    """Adjoint of `_windows`: contrib [N, C, OH, OW, KH, KW] summed (f64) into the padded
+    input positions [N, C, Hp, Wp] each window element was read from."""
+    n, c, oh, ow, kh, kw = contrib.shape
+    out = np.zeros((n, c) + padded_hw, dtype=np.float64)
+    sh, sw = stride
+    for a in range(kh):
+        for b in range(kw):
+            out[:, :, a : a + sh * (oh - 1) + 1 : sh, b : b + sw * (ow - 1) + 1 : sw] += contrib[..., a, b]
+    return out
+
+
+def _crop(xp: NDArray[Any], pads: tuple[int, int, int, int], hw: tuple[int, int]) -> NDArray[Any]:
+    t, l, _, _ = pads
+    return xp[:, :, t : t + hw[0], l : l + hw[1]]
+
+
+def _rows(channels: Sequence[int] | ArrayLike | None, out: int) -> Any:
+    """Row selector of a (sparse) weight gradient: all rows (`...`), or the listed output
+    channels (an index array)."""
+    if channels is None:
+        return ...
+    ch = np.asarray(channels, dtype=np.int64).reshape(-1)
+    if ch.size == 0 or np.any(np.diff(ch) <= 0) or ch[0] < 0 or ch[-1] >= out:
+        raise ValueError(f"channels must be a non-empty increasing list in [0, {out}), got {ch.tolist()}")
+    return ch
+
+
+def conv2d_grad_input(
+    dy: ArrayLike,
+    w: ArrayLike,
+    input_shape: Sequence[int],
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+) -> F32:
+    """dL/dx of `conv2d`: dx[n, g*I+i, h, w] = sum over o in group g and kernel taps (kh, kw)
+    with h = oh*sh - top + kh, w = ow*sw - left + kw of dy[n, o, oh, ow] * W[o, i, kh, kw].
+
+    Input positions no window reads (floor mode) get 0. float64 sum, rounded once.
+    """
+    n, c, h, wd = _shape4(input_shape, "input_shape")
+    dya, wa = _f64(dy), _f64(w)
+    if wa.ndim != 4 or dya.ndim != 4:
+        raise ValueError(f"conv2d_grad_input expects NCHW dy and OIHW weight, got {dya.shape} and {wa.shape}")
+    o, i, kh, kw = wa.shape
+    if groups < 1 or o % groups or i * groups != c:
+        raise ValueError(f"groups {groups} incompatible with input shape {(n, c, h, wd)} and weight {wa.shape}")
+    s = _pair(stride, "stride")
+    pads = _pads(padding)
+    oh, ow = conv_output_hw((h, wd), (kh, kw), s, pads)
+    if dya.shape != (n, o, oh, ow):
+        raise ValueError(f"conv2d_grad_input: dy has shape {dya.shape}, expected {(n, o, oh, ow)}")
+    dyg = dya.reshape(n, groups, o // groups, oh, ow)
+    wg = wa.reshape(groups, o // groups, i, kh, kw)
+    contrib = np.einsum("ngohw,goiab->ngihwab", dyg, wg, optimize=True).reshape(n, c, oh, ow, kh, kw)
+    dxp = _scatter_windows(contrib, (h + pads[0] + pads[2], wd + pads[1] + pads[3]), s)
+    return _crop(dxp, pads, (h, wd)).astype(np.float32)
+
+
+def conv2d_grad_weight(
+    x: ArrayLike,
+    dy: ArrayLike,
+    kernel: Sequence[int] | int,
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+    channels: Sequence[int] | ArrayLike | None = None,
+) -> F32:
+    """dL/dW of `conv2d`: dW[o, i, kh, kw] = sum_{n, oh, ow} dy[n, o, oh, ow] *
+    xpad[n, g(o)*I + i, oh*sh + kh, ow*sw + kw] (zero padding), float64 sum rounded once.
+
+    `kernel` is (KH, KW) or the full OIHW weight shape. With `channels` only those output
+    channels' rows are returned, in the listed order (result [len(channels), I, KH, KW]).
+    """
+    xa, dya = _f64(x), _f64(dy)
+    if xa.ndim != 4 or dya.ndim != 4:
+        raise ValueError(f"conv2d_grad_weight expects NCHW x and dy, got {xa.shape} and {dya.shape}")
+    k = tuple(int(v) for v in kernel) if not isinstance(kernel, int) else (kernel, kernel)
+    kh, kw = k[-2:] if len(k) == 4 else _pair(k, "kernel")
+    n, c, h, wd = xa.shape
+    o = dya.shape[1]
+    if groups < 1 or c % groups or o % groups:
+        raise ValueError(f"groups {groups} incompatible with input {xa.shape} and output error {dya.shape}")
+    i = c // groups
+    s = _pair(stride, "stride")
+    pads = _pads(padding)
+    oh, ow = conv_output_hw((h, wd), (kh, kw), s, pads)
+    if dya.shape != (n, o, oh, ow):
+        raise ValueError(f"conv2d_grad_weight: dy has shape {dya.shape}, expected {(n, o, oh, ow)}")
+    rows = _rows(channels, o)
+    win = _windows(_pad_nchw(xa, pads, 0.0), (kh, kw), s)[:, :, :oh, :ow]
+    win = win.reshape(n, groups, i, oh, ow, kh, kw)
+    dyg = dya.reshape(n, groups, o // groups, oh, ow)
+    full = np.einsum("ngihwab,ngohw->goiab", win, dyg, optimize=True).reshape(o, i, kh, kw)
+    return np.ascontiguousarray(full[rows]).astype(np.float32)
+
+
+def conv2d_grad_bias(dy: ArrayLike) -> F32:
+    """dL/db of `conv2d`: dy [N, O, OH, OW] summed over N, OH, OW (float64, rounded once)."""
+    dya = _f64(dy)
+    if dya.ndim != 4:
+        raise ValueError(f"conv2d_grad_bias expects NCHW dy, got {dya.shape}")
+    return dya.sum(axis=(0, 2, 3)).astype(np.float32)
+
+
+def dense_grad_input(dy: ArrayLike, w: ArrayLike) -> F32:
+    """dL/dx of `dense`: dx = dy W, dy [N, O], W [O, K] -> [N, K]; float64, rounded once."""
+    dya, wa = _f64(dy), _f64(w)
+    if dya.ndim != 2 or wa.ndim != 2 or dya.shape[1] != wa.shape[0]:
+        raise ValueError(f"dense_grad_input expects dy [N, O] and w [O, K], got {dya.shape} and {wa.shape}")
+    return (dya @ wa).astype(np.float32)
+
+
+def dense_grad_weight(x: ArrayLike, dy: ArrayLike, channels: Sequence[int] | ArrayLike | None = None) -> F32:
+    """dL/dW of `dense`: dW = dy^T x, x [N, K], dy [N, O] -> [O, K] (float64, rounded once);
+    with `channels` only those output rows -> [len(channels), K]."""
+    xa, dya = _f64(x), _f64(dy)
+    if xa.ndim != 2 or dya.ndim != 2 or xa.shape[0] != dya.shape[0]:
+        raise ValueError(f"dense_grad_weight expects x [N, K] and dy [N, O], got {xa.shape} and {dya.shape}")
+    rows = _rows(channels, dya.shape[1])
+    return (dya[:, rows].T @ xa).astype(np.float32)
+
+
+def dense_grad_bias(dy: ArrayLike) -> F32:
+    """dL/db of `dense`: dy [N, O] summed over N (float64, rounded once)."""
+    dya = _f64(dy)
+    if dya.ndim != 2:
+        raise ValueError(f"dense_grad_bias expects dy [N, O], got {dya.shape}")
+    return dya.sum(axis=0).astype(np.float32)
+
+
+def relu_grad(dy: ArrayLike, y: ArrayLike) -> F32:
+    """dx = dy where the forward output y > 0, else +0.0 (exact)."""
+    dya, ya = _f32(dy), _f32(y)
+    if dya.shape != ya.shape:
+        raise ValueError(f"relu_grad: shapes {dya.shape} and {ya.shape} differ")
+    return np.where(ya > 0, dya, np.float32(0.0)).astype(np.float32)
+
+
+def relu6_grad(dy: ArrayLike, y: ArrayLike) -> F32:
+    """dx = dy where 0 < y < 6 for the forward output y, else +0.0 (exact)."""
+    dya, ya = _f32(dy), _f32(y)
+    if dya.shape != ya.shape:
+        raise ValueError(f"relu6_grad: shapes {dya.shape} and {ya.shape} differ")
+    return np.where((ya > 0) & (ya < 6), dya, np.float32(0.0)).astype(np.float32)
+
+
+def maxpool2d_grad(
+    dy: ArrayLike,
+    x: ArrayLike,
+    kernel: Sequence[int] | int,
+    stride: Sequence[int] | int | None = None,
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+) -> F32:
+    """dL/dx of `maxpool2d`: each dy[n, c, oh, ow] is added to the input position of its
+    window that is the first maximal one in a row-major scan of the kernel (kh outer, kw
+    inner). Padded positions never win: the scan covers only real input positions (C: start
+    with the first real position of the window, replace on a strictly greater value).
+    When windows overlap, the contributions to one input are summed in float64 and rounded
+    once. NaN inputs are not supported (the first NaN of a window wins).
+    """
+    xa = _f32(x)
+    dya = _f64(dy)
+    if xa.ndim != 4:
+        raise ValueError(f"maxpool2d_grad expects NCHW x, got {xa.shape}")
+    k = _pair(kernel, "kernel")
+    s = k if stride is None else _pair(stride, "stride")
+    pads = _pads(padding)
+    n, c, h, wd = xa.shape
+    oh, ow = conv_output_hw((h, wd), k, s, pads)
+    if dya.shape != (n, c, oh, ow):
+        raise ValueError(f"maxpool2d_grad: dy has shape {dya.shape}, expected {(n, c, oh, ow)}")
+    xp = _pad_nchw(xa, pads, -np.inf)
+    valid = _pad_nchw(np.ones((1, 1, h, wd), dtype=bool), pads, False)
+    win = _windows(xp, k, s)[:, :, :oh, :ow].reshape(n, c, oh, ow, k[0] * k[1])
+    vwin = _windows(valid, k, s)[:, :, :oh, :ow].reshape(1, 1, oh, ow, k[0] * k[1])
+    masked = np.where(vwin, win, -np.inf)
+    with np.errstate(invalid="ignore"):
+        m = masked.max(axis=-1, keepdims=True)
+        hit = vwin & ((masked == m) | (np.isnan(masked) & np.isnan(m)))
+    idx = np.argmax(hit, axis=-1)  # first True in row-major kernel order
+    rows = np.arange(oh).reshape(1, 1, oh, 1) * s[0] + idx // k[1]
+    cols = np.arange(ow).reshape(1, 1, 1, ow) * s[1] + idx % k[1]
+    ni = np.arange(n).reshape(n, 1, 1, 1)
+    ci = np.arange(c).reshape(1, c, 1, 1)
+    dxp = np.zeros((n, c, xp.shape[2], xp.shape[3]), dtype=np.float64)
+    np.add.at(dxp, (np.broadcast_to(ni, idx.shape), np.broadcast_to(ci, idx.shape), rows, cols), dya)
+    return _crop(dxp, pads, (h, wd)).astype(np.float32)
+
+
+def avgpool2d_grad(
+    dy: ArrayLike,
+    input_shape: Sequence[int],
+    kernel: Sequence[int] | int,
+    stride: Sequence[int] | int | None = None,
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    count_include_pad: bool = False,
+) -> F32:
+    """dL/dx of `avgpool2d`: dy[n, c, oh, ow] / count(oh, ow) added to every real input
+    position of the window, count as in the forward op (kh*kw with `count_include_pad`,
+    else the window's number of real positions). float64 (division and sum), rounded once.
+    """
+    n, c, h, wd = _shape4(input_shape, "input_shape")
+    dya = _f64(dy)
+    k = _pair(kernel, "kernel")
+    s = k if stride is None else _pair(stride, "stride")
+    pads = _pads(padding)
+    oh, ow = conv_output_hw((h, wd), k, s, pads)
+    if dya.shape != (n, c, oh, ow):
+        raise ValueError(f"avgpool2d_grad: dy has shape {dya.shape}, expected {(n, c, oh, ow)}")
+    if count_include_pad:
+        count: NDArray[np.float64] | float = float(k[0] * k[1])
+    else:
+        ones = _pad_nchw(np.ones((1, 1, h, wd), dtype=np.float64), pads, 0.0)
+        count = _windows(ones, k, s)[:, :, :oh, :ow].sum(axis=(4, 5))
+    g = dya / count
+    contrib = np.broadcast_to(g[..., None, None], (n, c, oh, ow) + k)
+    dxp = _scatter_windows(contrib, (h + pads[0] + pads[2], wd + pads[1] + pads[3]), s)
+    return _crop(dxp, pads, (h, wd)).astype(np.float32)
+
+
+def global_avgpool_grad(dy: ArrayLike, input_shape: Sequence[int]) -> F32:
+    """dL/dx of `global_avgpool`: dx[n, c, h, w] = dy[n, c, 0, 0] / (H*W) (float64 division,
+    rounded once)."""
+    n, c, h, wd = _shape4(input_shape, "input_shape")
+    dya = _f64(dy)
+    if dya.shape != (n, c, 1, 1):
+        raise ValueError(f"global_avgpool_grad: dy has shape {dya.shape}, expected {(n, c, 1, 1)}")
+    return np.broadcast_to(dya / float(h * wd), (n, c, h, wd)).astype(np.float32)
+
+
+def _bn_chan(v: ArrayLike, ndim: int) -> NDArray[np.float64]:
+    a = _f64(v)
+    return a.reshape((1, a.shape[0]) + (1,) * (ndim - 2))
+
+
+def _bn_check(dy: NDArray[Any], what: str) -> None:
+    if dy.ndim not in (2, 4):
+        raise ValueError(f"{what} expects rank 2 or 4 dy, got {dy.shape}")
+
+
+def batchnorm_grad_input(dy: ArrayLike, gamma: ArrayLike, var: ArrayLike, eps: float = 1e-5) -> F32:
+    """dL/dx of `batchnorm` (running statistics are constants): dy * gamma / sqrt(var + eps)
+    over channel dim 1, in float64, rounded once."""
+    dya = _f64(dy)
+    _bn_check(dya, "batchnorm_grad_input")
+    y = dya * _bn_chan(gamma, dya.ndim) / np.sqrt(_bn_chan(var, dya.ndim) + float(eps))
+    return y.astype(np.float32)
+
+
+def batchnorm_grad_gamma(
+    dy: ArrayLike, x: ArrayLike, mean: ArrayLike, var: ArrayLike, eps: float = 1e-5
+) -> F32:
+    """dgamma[c] = sum over all dims but 1 of dy * (x - mean) / sqrt(var + eps), float64,
+    rounded once."""
+    dya, xa = _f64(dy), _f64(x)
+    _bn_check(dya, "batchnorm_grad_gamma")
+    if xa.shape != dya.shape:
+        raise ValueError(f"batchnorm_grad_gamma: x {xa.shape} and dy {dya.shape} differ")
+    xhat = (xa - _bn_chan(mean, xa.ndim)) / np.sqrt(_bn_chan(var, xa.ndim) + float(eps))
+    axes = (0,) + tuple(range(2, dya.ndim))
+    return (dya * xhat).sum(axis=axes).astype(np.float32)
+
+
+def batchnorm_grad_beta(dy: ArrayLike) -> F32:
+    """dbeta[c] = sum of dy over all dims but 1 (float64, rounded once)."""
+    dya = _f64(dy)
+    _bn_check(dya, "batchnorm_grad_beta")
+    return dya.sum(axis=(0,) + tuple(range(2, dya.ndim))).astype(np.float32)
+
+
+def softmax_cross_entropy_grad(logits: ArrayLike, labels: ArrayLike) -> F32:
+    """dL/dlogits of the mean cross-entropy: (softmax(logits) - onehot(labels)) / N, with a
+    max-shifted softmax in float64, rounded once."""
+    la = _f64(logits)
+    lab = np.asarray(labels)
+    if la.ndim != 2 or lab.shape != (la.shape[0],):
+        raise ValueError(
+            f"softmax_cross_entropy_grad expects logits [N, C] and labels [N], got {la.shape}, {lab.shape}"
+        )
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got {lab.dtype}")
+    if lab.size and (lab.min() < 0 or lab.max() >= la.shape[1]):
+        raise ValueError(f"labels out of range [0, {la.shape[1]}): {lab}")
+    e = np.exp(la - la.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    p[np.arange(la.shape[0]), lab.astype(np.int64)] -= 1.0
+    return (p / float(la.shape[0])).astype(np.float32)
+
+
+def mse_grad(pred: ArrayLike, target: ArrayLike) -> F32:
+    """dL/dpred of the mean squared error: 2 * (pred - target) / numel (float64, rounded once)."""
+    p, t = _f64(pred), _f64(target)
+    if p.shape != t.shape:
+        raise ValueError(f"mse_grad: shapes {p.shape} and {t.shape} differ")
+    return (2.0 * (p - t) / float(max(p.size, 1))).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizer ops (f32, pure: return new arrays)
+# ---------------------------------------------------------------------------------------
+
+
+def _opt_rows(w: F32, g: F32, channels: Sequence[int] | ArrayLike | None, what: str) -> Any:
+    if channels is not None and w.ndim == 0:
+        raise ValueError(f"{what}: channels need a parameter of rank >= 1")
+    rows = _rows(channels, w.shape[0] if w.ndim else 1)
+    if w[rows].shape != g.shape:
+        raise ValueError(f"{what}: gradient shape {g.shape} does not match the updated rows {w[rows].shape}")
+    return rows
+
+
+def sgd_update(w: ArrayLike, g: ArrayLike, lr: float, channels: Sequence[int] | ArrayLike | None = None) -> F32:
+    """Plain SGD (torch.optim.SGD): w[rows] = w[rows] - f32(lr) * g, in float32.
+
+    Order: t = f32(lr) * g (f32 multiply); w = w - t (f32 subtract).
+    """
+    wa, ga = _f32(w).copy(), _f32(g)
+    rows = _opt_rows(wa, ga, channels, "sgd_update")
+    wa[rows] = wa[rows] - np.float32(lr) * ga
+    return wa
+
+
+def momentum_update(
+    w: ArrayLike,
+    v: ArrayLike,
+    g: ArrayLike,
+    lr: float,
+    momentum: float,
+    channels: Sequence[int] | ArrayLike | None = None,
+) -> tuple[F32, F32]:
+    """SGD with momentum (torch.optim.SGD(momentum=mu), dampening 0, no Nesterov), float32;
+    returns (w, v). Only the listed rows of w and v change.
+
+    Order: v = (f32(mu) * v) + g; w = w - (f32(lr) * v). With v starting at 0 the first
+    step gives v = g exactly, like PyTorch's initial `buf = clone(grad)`.
+    """
+    wa, va, ga = _f32(w).copy(), _f32(v).copy(), _f32(g)
+    rows = _opt_rows(wa, ga, channels, "momentum_update")
+    if va.shape != wa.shape:
+        raise ValueError(f"momentum_update: velocity shape {va.shape} differs from parameter shape {wa.shape}")
+    vr = np.float32(momentum) * va[rows] + ga
+    va[rows] = vr
+    wa[rows] = wa[rows] - np.float32(lr) * vr
+    return wa, va
+
+
+def adam_update(
+    w: ArrayLike,
+    m: ArrayLike,
+    v: ArrayLike,
+    step: ArrayLike,
+    g: ArrayLike,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    channels: Sequence[int] | ArrayLike | None = None,
+) -> tuple[F32, F32, F32, NDArray[np.int32]]:
+    """Adam (torch.optim.Adam, amsgrad=False, weight_decay=0); returns (w, m, v, step).
+    Only the listed rows of w, m and v change; `step` (i32 rank 0) counts updates.
+
+    Exact order (scalars in float64 = C double, tensors in float32)::
+
+        t    = step + 1                                    (integer)
+        bc1  = 1.0 - pow(beta1, t)                         (double)
+        bc2  = 1.0 - pow(beta2, t)                         (double)
+        step_size = lr / bc1                               (double)
+        bc2_sqrt  = sqrt(bc2)                              (double)
+        m = f32(beta1) * m + f32(1.0 - beta1) * g          (f32: mul, mul, add)
+        v = f32(beta2) * v + (f32(1.0 - beta2) * g) * g    (f32: mul, mul, mul, add)
+        denom = sqrtf(v) / f32(bc2_sqrt) + f32(eps)        (f32: sqrt, div, add)
+        w = w - (f32(step_size) * m) / denom               (f32: mul, div, sub)
+
+    `f32(x)` rounds a double to float; `1.0 - beta` is formed in double, then rounded.
+    (PyTorch updates m with `lerp_`, i.e. m + f32(1 - beta1) * (g - m), which can differ from
+    the expression above in the last bit; everything else is the same sequence of f32
+    operations as PyTorch's single-tensor CPU implementation.)
+    """
+    wa, ma, va, ga = _f32(w).copy(), _f32(m).copy(), _f32(v).copy(), _f32(g)
+    rows = _opt_rows(wa, ga, channels, "adam_update")
+    if ma.shape != wa.shape or va.shape != wa.shape:
+        raise ValueError(f"adam_update: moment shapes {ma.shape}, {va.shape} differ from parameter shape {wa.shape}")
+    t = int(np.asarray(step).item()) + 1
+    if t > INT32_MAX:
+        raise OverflowError("adam_update: step counter overflows int32")
+    b1, b2 = float(beta1), float(beta2)
+    bc1 = 1.0 - b1**t
+    bc2 = 1.0 - b2**t
+    step_size = float(lr) / bc1
+    bc2_sqrt = math.sqrt(bc2)
+    mr = np.float32(b1) * ma[rows] + np.float32(1.0 - b1) * ga
+    vr = np.float32(b2) * va[rows] + (np.float32(1.0 - b2) * ga) * ga
+    denom = np.sqrt(vr) / np.float32(bc2_sqrt) + np.float32(eps)
+    ma[rows] = mr
+    va[rows] = vr
+    wa[rows] = wa[rows] - (np.float32(step_size) * mr) / denom
+    return wa, ma, va, np.asarray(t, dtype=np.int32)
+
+
+def accumulate_gradient(
+    acc: ArrayLike, g: ArrayLike, batch_pos: ArrayLike, every: int
+) -> tuple[F32, F32 | None]:
+    """Mini-batch gradient accumulation of the optimizer ops' `accumulate @acc every B at %pos`.
+
+    acc = acc + g (f32). If pos == B - 1: returns (zeros, acc / f32(B)) -- the optimizer is
+    then applied with that mean gradient (f32 division) and the accumulator cleared;
+    otherwise returns (acc, None): the parameter and the optimizer state (incl. Adam's step)
+    stay unchanged.
+    """
+    aa, ga = _f32(acc), _f32(g)
+    if aa.shape != ga.shape:
+        raise ValueError(f"accumulate: accumulator shape {aa.shape} differs from gradient shape {ga.shape}")
+    pos = int(np.asarray(batch_pos).item())
+    if every < 1 or not 0 <= pos < every:
+        raise ValueError(f"accumulate: batch position {pos} outside [0, {every})")
+    total = aa + ga
+    if pos == every - 1:
+        return np.zeros_like(total), (total / np.float32(every)).astype(np.float32)
+    return total, None
+
+
+def counter_step(counter: ArrayLike, modulo: int) -> NDArray[np.int32]:
+    """counter = (counter + 1) % modulo, as a rank-0 int32 array."""
+    if modulo < 1:
+        raise ValueError(f"counter_step: modulo must be >= 1, got {modulo}")
+    return np.asarray((int(np.asarray(counter).item()) + 1) % modulo, dtype=np.int32)

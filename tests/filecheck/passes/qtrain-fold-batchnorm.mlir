@@ -240,7 +240,7 @@ func.func @missing_npz(%x: tensor<1x1x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %z = qtrain.batchnorm %y, %p, %p, %p, %p epsilon 1.000000e-05 : (tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
   func.return %z : tensor<1x2x2x2xf32>
 }
-// CHECK:       {{^}}qtrain-fold-batchnorm: cannot read the initial value of @w from {{.*}}/does-not-exist.npz key 'w'{{$}}
+// CHECK:       {{^}}qtrain-fold-batchnorm: cannot read the initial value of @w from {{.*}}/does-not-exist.npz key 'w' (FileNotFoundError){{$}}
 
 // -----
 
@@ -254,4 +254,4 @@ func.func @missing_key(%x: tensor<1x1x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %z = qtrain.batchnorm %y, %p, %p, %p, %p epsilon 1.000000e-05 : (tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
   func.return %z : tensor<1x2x2x2xf32>
 }
-// CHECK:       {{^}}qtrain-fold-batchnorm: cannot read the initial value of @w from {{.*}}/bn.npz key 'nokey'{{$}}
+// CHECK:       {{^}}qtrain-fold-batchnorm: cannot read the initial value of @w from {{.*}}/bn.npz key 'nokey' (KeyError){{$}}

@@ -1,7 +1,7 @@
 // A failing pass is one line on stderr and a non-zero exit status; the IR is not printed.
 
 // RUN: not odtc-opt %s -p qtrain-fold-batchnorm 2>&1 | filecheck %s
-// CHECK:       {{\A}}odtc-opt: error: qtrain-fold-batchnorm: cannot read the initial value of @w from does-not-exist.npz key 'w'{{$}}
+// CHECK:       {{\A}}odtc-opt: error: qtrain-fold-batchnorm: cannot read the initial value of @w from does-not-exist.npz key 'w' (FileNotFoundError){{$}}
 // CHECK-NOT:   {{.}}
 
 qtrain.param @w frozen : tensor<2x1x1x1xf32> = #qtrain.npz<"does-not-exist.npz", "w">

@@ -51,7 +51,7 @@ qtrain.param @w trainable : tensor<8x4xf32> = #qtrain.npz<"w.npz", "w"> {channel
 // -----
 
 qtrain.param @w trainable : tensor<8x4xf32> = #qtrain.npz<"w.npz", "w"> {channels = array<i64: 0, 8>}
-// CHECK: qtrain.param: @w: channel 8 out of range for 8 output channels
+// CHECK: qtrain.param: @w: channels must be a non-empty increasing list in [0, 8), got [0, 8]
 
 // -----
 
@@ -389,6 +389,15 @@ func.func @reshape_dynamic(%x: tensor<2x3xf32>) -> tensor<?xf32> {
 
 // -----
 
+// Reshaping moves dimensions, so a per-channel axis would silently change meaning.
+func.func @reshape_per_channel(%x: tensor<8x3x!qtrain.q<si8, sym, axis 0>>) -> tensor<24x!qtrain.q<si8, sym, axis 0>> {
+  %y = qtrain.reshape %x : tensor<8x3x!qtrain.q<si8, sym, axis 0>> -> tensor<24x!qtrain.q<si8, sym, axis 0>>
+  func.return %y : tensor<24x!qtrain.q<si8, sym, axis 0>>
+}
+// CHECK: qtrain.reshape: cannot reshape a per-channel quantized tensor (tensor<8x3x!qtrain.q<si8, sym, axis 0>>); requantize per tensor first
+
+// -----
+
 func.func @flatten_axis(%x: tensor<1x8x7x7xf32>) -> tensor<392x1xf32> {
   %y = qtrain.flatten %x axis 5 : tensor<1x8x7x7xf32> -> tensor<392x1xf32>
   func.return %y : tensor<392x1xf32>
@@ -683,3 +692,456 @@ func.func @qdense_activation(%x: tensor<1x3x!qtrain.q<si8, asym>>, %s: tensor<f3
   func.return %y : tensor<1x2x!qtrain.q<si8, asym>>
 }
 // CHECK: qtrain.qdense: activation must be one of none, relu, relu6, got 'RELU'
+
+// ==== training level: backward ops =================================================================
+
+// -----
+
+func.func @cgi_groups(%dy: tensor<1x8x6x6xf32>, %w: tensor<8x3x3x3xf32>) -> tensor<1x4x8x8xf32> {
+  %dx = qtrain.conv2d_grad_input %dy, %w stride [1, 1] padding [0, 0, 0, 0] groups 1 : (tensor<1x8x6x6xf32>, tensor<8x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  func.return %dx : tensor<1x4x8x8xf32>
+}
+// CHECK: qtrain.conv2d_grad_input: weight has 3 input channels per group but result has 4 channels
+
+// -----
+
+func.func @cgi_output_error(%dy: tensor<1x8x8x8xf32>, %w: tensor<8x3x3x3xf32>) -> tensor<1x3x8x8xf32> {
+  %dx = qtrain.conv2d_grad_input %dy, %w stride [1, 1] padding [0, 0, 0, 0] groups 1 : (tensor<1x8x8x8xf32>, tensor<8x3x3x3xf32>) -> tensor<1x3x8x8xf32>
+  func.return %dx : tensor<1x3x8x8xf32>
+}
+// CHECK: qtrain.conv2d_grad_input: output error has shape [1, 8, 8, 8] but expected [1, 8, 6, 6]
+
+// -----
+
+func.func @cgi_stride(%dy: tensor<1x8x6x6xf32>, %w: tensor<8x3x3x3xf32>) -> tensor<1x3x8x8xf32> {
+  %dx = qtrain.conv2d_grad_input %dy, %w stride [0, 1] padding [0, 0, 0, 0] groups 1 : (tensor<1x8x6x6xf32>, tensor<8x3x3x3xf32>) -> tensor<1x3x8x8xf32>
+  func.return %dx : tensor<1x3x8x8xf32>
+}
+// CHECK: qtrain.conv2d_grad_input: stride values must be >= 1, got [0, 1]
+
+// -----
+
+func.func @cgw_groups(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32> {
+  %dw = qtrain.conv2d_grad_weight %x, %dy stride [1, 1] padding [0, 0, 0, 0] groups 1 : (tensor<1x4x8x8xf32>, tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32>
+  func.return %dw : tensor<8x3x3x3xf32>
+}
+// CHECK: qtrain.conv2d_grad_weight: result has 3 input channels per group but input has 4 channels
+
+// -----
+
+func.func @cgw_channels_order(%x: tensor<1x3x8x8xf32>, %dy: tensor<1x8x6x6xf32>) -> tensor<2x3x3x3xf32> {
+  %dw = qtrain.conv2d_grad_weight %x, %dy stride [1, 1] padding [0, 0, 0, 0] groups 1 channels [2, 1] : (tensor<1x3x8x8xf32>, tensor<1x8x6x6xf32>) -> tensor<2x3x3x3xf32>
+  func.return %dw : tensor<2x3x3x3xf32>
+}
+// CHECK: qtrain.conv2d_grad_weight: channels must be a non-empty increasing list in [0, 8), got [2, 1]
+
+// -----
+
+// With `channels`, the result has one row per listed channel.
+func.func @cgw_rows(%x: tensor<1x3x8x8xf32>, %dy: tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32> {
+  %dw = qtrain.conv2d_grad_weight %x, %dy stride [1, 1] padding [0, 0, 0, 0] groups 1 channels [1, 2] : (tensor<1x3x8x8xf32>, tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32>
+  func.return %dw : tensor<8x3x3x3xf32>
+}
+// CHECK: qtrain.conv2d_grad_weight: result has shape [8, 3, 3, 3] but expected [2, 3, 3, 3]
+
+// -----
+
+func.func @cgw_output_error(%x: tensor<1x3x8x8xf32>, %dy: tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32> {
+  %dw = qtrain.conv2d_grad_weight %x, %dy stride [2, 2] padding [0, 0, 0, 0] groups 1 : (tensor<1x3x8x8xf32>, tensor<1x8x6x6xf32>) -> tensor<8x3x3x3xf32>
+  func.return %dw : tensor<8x3x3x3xf32>
+}
+// CHECK: qtrain.conv2d_grad_weight: output error has shape [1, 8, 6, 6] but expected [1, 8, 3, 3]
+
+// -----
+
+func.func @cgb_rank(%dy: tensor<1x8xf32>) -> tensor<8xf32> {
+  %db = qtrain.conv2d_grad_bias %dy : tensor<1x8xf32> -> tensor<8xf32>
+  func.return %db : tensor<8xf32>
+}
+// CHECK: qtrain.conv2d_grad_bias: output error must have rank 4, got shape [1, 8]
+
+// -----
+
+func.func @cgb_result(%dy: tensor<1x8x6x6xf32>) -> tensor<6xf32> {
+  %db = qtrain.conv2d_grad_bias %dy : tensor<1x8x6x6xf32> -> tensor<6xf32>
+  func.return %db : tensor<6xf32>
+}
+// CHECK: qtrain.conv2d_grad_bias: result has shape [6] but expected [8]
+
+// -----
+
+func.func @dgi_output_error(%dy: tensor<1x4xf32>, %w: tensor<2x3xf32>) -> tensor<1x3xf32> {
+  %dx = qtrain.dense_grad_input %dy, %w : (tensor<1x4xf32>, tensor<2x3xf32>) -> tensor<1x3xf32>
+  func.return %dx : tensor<1x3xf32>
+}
+// CHECK: qtrain.dense_grad_input: output error has shape [1, 4] but expected [1, 2]
+
+// -----
+
+func.func @dgi_rank(%dy: tensor<1x2xf32>, %w: tensor<2x3x1xf32>) -> tensor<1x3xf32> {
+  %dx = qtrain.dense_grad_input %dy, %w : (tensor<1x2xf32>, tensor<2x3x1xf32>) -> tensor<1x3xf32>
+  func.return %dx : tensor<1x3xf32>
+}
+// CHECK: qtrain.dense_grad_input: weight must have rank 2, got shape [2, 3, 1]
+
+// -----
+
+func.func @dgw_batch(%x: tensor<1x3xf32>, %dy: tensor<2x2xf32>) -> tensor<2x3xf32> {
+  %dw = qtrain.dense_grad_weight %x, %dy : (tensor<1x3xf32>, tensor<2x2xf32>) -> tensor<2x3xf32>
+  func.return %dw : tensor<2x3xf32>
+}
+// CHECK: qtrain.dense_grad_weight: output error has batch 2 but input has batch 1
+
+// -----
+
+func.func @dgw_channels_range(%x: tensor<1x3xf32>, %dy: tensor<1x2xf32>) -> tensor<1x3xf32> {
+  %dw = qtrain.dense_grad_weight %x, %dy channels [2] : (tensor<1x3xf32>, tensor<1x2xf32>) -> tensor<1x3xf32>
+  func.return %dw : tensor<1x3xf32>
+}
+// CHECK: qtrain.dense_grad_weight: channels must be a non-empty increasing list in [0, 2), got [2]
+
+// -----
+
+func.func @dgw_result(%x: tensor<1x3xf32>, %dy: tensor<1x2xf32>) -> tensor<3x2xf32> {
+  %dw = qtrain.dense_grad_weight %x, %dy : (tensor<1x3xf32>, tensor<1x2xf32>) -> tensor<3x2xf32>
+  func.return %dw : tensor<3x2xf32>
+}
+// CHECK: qtrain.dense_grad_weight: result has shape [3, 2] but expected [2, 3]
+
+// -----
+
+func.func @dgb_rank(%dy: tensor<1x2x1x1xf32>) -> tensor<2xf32> {
+  %db = qtrain.dense_grad_bias %dy : tensor<1x2x1x1xf32> -> tensor<2xf32>
+  func.return %db : tensor<2xf32>
+}
+// CHECK: qtrain.dense_grad_bias: output error must have rank 2, got shape [1, 2, 1, 1]
+
+// -----
+
+func.func @relu_grad_type(%dy: tensor<4xf16>, %y: tensor<4xf16>) -> tensor<4xf16> {
+  %dx = qtrain.relu_grad %dy, %y : tensor<4xf16>
+  func.return %dx : tensor<4xf16>
+}
+// CHECK: qtrain.relu_grad: output error must have element type f32, got f16
+
+// -----
+
+// The output error and the forward output share one type (a VarConstraint), so a mismatch is
+// xDSL's two-line constraint message.
+func.func @relu6_grad_shapes(%dy: tensor<4xf32>, %y: tensor<5xf32>) -> tensor<4xf32> {
+  %dx = "qtrain.relu6_grad"(%dy, %y) : (tensor<4xf32>, tensor<5xf32>) -> tensor<4xf32>
+  func.return %dx : tensor<4xf32>
+}
+// CHECK:      operand 'output' at position 1 does not verify:
+// CHECK-NEXT: attribute tensor<4xf32> expected from variable 'T', but got tensor<5xf32>
+
+// -----
+
+// The saved forward input and the result (its gradient) have the same type.
+func.func @maxpool_grad_input(%dy: tensor<1x8x3x3xf32>, %x: tensor<1x8x6x6xf32>) -> tensor<1x8x7x7xf32> {
+  %dx = qtrain.maxpool2d_grad %dy, %x kernel [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<1x8x3x3xf32>, tensor<1x8x6x6xf32>) -> tensor<1x8x7x7xf32>
+  func.return %dx : tensor<1x8x7x7xf32>
+}
+// CHECK: qtrain.maxpool2d_grad: result type tensor<1x8x7x7xf32> differs from input type tensor<1x8x6x6xf32>
+
+// -----
+
+func.func @maxpool_grad_output_error(%dy: tensor<1x8x4x4xf32>, %x: tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32> {
+  %dx = qtrain.maxpool2d_grad %dy, %x kernel [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<1x8x4x4xf32>, tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32>
+  func.return %dx : tensor<1x8x7x7xf32>
+}
+// CHECK: qtrain.maxpool2d_grad: output error has shape [1, 8, 4, 4] but expected [1, 8, 3, 3]
+
+// -----
+
+func.func @avgpool_grad_kernel(%dy: tensor<1x8x4x4xf32>) -> tensor<1x8x8x8xf32> {
+  %dx = qtrain.avgpool2d_grad %dy kernel [2, 2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<1x8x4x4xf32>) -> tensor<1x8x8x8xf32>
+  func.return %dx : tensor<1x8x8x8xf32>
+}
+// CHECK: qtrain.avgpool2d_grad: kernel must have 2 values, got 3
+
+// -----
+
+func.func @avgpool_grad_rank(%dy: tensor<8x4x4xf32>) -> tensor<8x8x8xf32> {
+  %dx = qtrain.avgpool2d_grad %dy kernel [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<8x4x4xf32>) -> tensor<8x8x8xf32>
+  func.return %dx : tensor<8x8x8xf32>
+}
+// CHECK: qtrain.avgpool2d_grad: result must have rank 4, got shape [8, 8, 8]
+
+// -----
+
+func.func @gap_grad(%dy: tensor<1x8x2x2xf32>) -> tensor<1x8x4x4xf32> {
+  %dx = qtrain.global_avgpool_grad %dy : tensor<1x8x2x2xf32> -> tensor<1x8x4x4xf32>
+  func.return %dx : tensor<1x8x4x4xf32>
+}
+// CHECK: qtrain.global_avgpool_grad: output error has shape [1, 8, 2, 2] but expected [1, 8, 1, 1]
+
+// -----
+
+func.func @bn_grad_input_gamma(%dy: tensor<1x8x4x4xf32>, %g: tensor<4xf32>, %v: tensor<8xf32>) -> tensor<1x8x4x4xf32> {
+  %dx = qtrain.batchnorm_grad_input %dy, %g, %v epsilon 1.000000e-05 : (tensor<1x8x4x4xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  func.return %dx : tensor<1x8x4x4xf32>
+}
+// CHECK: qtrain.batchnorm_grad_input: gamma has shape [4] but expected [8]
+
+// -----
+
+func.func @bn_grad_input_result(%dy: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x2x8xf32> {
+  %dx = qtrain.batchnorm_grad_input %dy, %p, %p epsilon 1.000000e-05 : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x2x8xf32>
+  func.return %dx : tensor<1x8x2x8xf32>
+}
+// CHECK: qtrain.batchnorm_grad_input: result has shape [1, 8, 2, 8] but expected [1, 8, 4, 4]
+
+// -----
+
+func.func @bn_grad_gamma_input(%dy: tensor<1x8x4x4xf32>, %x: tensor<1x8x4x2xf32>, %p: tensor<8xf32>) -> tensor<8xf32> {
+  %dg = qtrain.batchnorm_grad_gamma %dy, %x, %p, %p epsilon 1.000000e-05 : (tensor<1x8x4x4xf32>, tensor<1x8x4x2xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  func.return %dg : tensor<8xf32>
+}
+// CHECK: qtrain.batchnorm_grad_gamma: input has shape [1, 8, 4, 2] but expected [1, 8, 4, 4]
+
+// -----
+
+func.func @bn_grad_gamma_result(%dy: tensor<2x8xf32>, %p: tensor<8xf32>) -> tensor<2xf32> {
+  %dg = qtrain.batchnorm_grad_gamma %dy, %dy, %p, %p epsilon 1.000000e-05 : (tensor<2x8xf32>, tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2xf32>
+  func.return %dg : tensor<2xf32>
+}
+// CHECK: qtrain.batchnorm_grad_gamma: result has shape [2] but expected [8]
+
+// -----
+
+func.func @bn_grad_beta_rank(%dy: tensor<8xf32>) -> tensor<8xf32> {
+  %db = qtrain.batchnorm_grad_beta %dy : tensor<8xf32> -> tensor<8xf32>
+  func.return %db : tensor<8xf32>
+}
+// CHECK: qtrain.batchnorm_grad_beta: output error must have rank 2 or 4, got shape [8]
+
+// -----
+
+func.func @ce_grad_labels(%l: tensor<2x10xf32>, %t: tensor<2xi64>) -> tensor<2x10xf32> {
+  %d = qtrain.softmax_cross_entropy_grad %l, %t : (tensor<2x10xf32>, tensor<2xi64>) -> tensor<2x10xf32>
+  func.return %d : tensor<2x10xf32>
+}
+// CHECK: qtrain.softmax_cross_entropy_grad: labels must have element type i32, got i64
+
+// -----
+
+func.func @ce_grad_label_shape(%l: tensor<2x10xf32>, %t: tensor<1xi32>) -> tensor<2x10xf32> {
+  %d = qtrain.softmax_cross_entropy_grad %l, %t : (tensor<2x10xf32>, tensor<1xi32>) -> tensor<2x10xf32>
+  func.return %d : tensor<2x10xf32>
+}
+// CHECK: qtrain.softmax_cross_entropy_grad: labels has shape [1] but expected [2]
+
+// -----
+
+func.func @ce_grad_result(%l: tensor<2x10xf32>, %t: tensor<2xi32>) -> tensor<1x10xf32> {
+  %d = qtrain.softmax_cross_entropy_grad %l, %t : (tensor<2x10xf32>, tensor<2xi32>) -> tensor<1x10xf32>
+  func.return %d : tensor<1x10xf32>
+}
+// CHECK: qtrain.softmax_cross_entropy_grad: result has shape [1, 10] but expected [2, 10]
+
+// -----
+
+func.func @mse_grad_type(%p: tensor<2xi32>) -> tensor<2xi32> {
+  %d = qtrain.mse_grad %p, %p : tensor<2xi32>
+  func.return %d : tensor<2xi32>
+}
+// CHECK: qtrain.mse_grad: prediction must have element type f32, got i32
+
+// ==== training level: optimizer ops ===============================================================
+//
+// The symbol checks resolve @param and the state symbols in the enclosing module.
+
+// -----
+
+func.func @update_missing(%g: tensor<2xf32>) {
+  qtrain.sgd_update @nope, %g lr 1.000000e-02 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: no qtrain.param named @nope
+
+// -----
+
+qtrain.param @w frozen : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+func.func @update_frozen(%g: tensor<2xf32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: @w is not a trainable qtrain.param
+
+// -----
+
+qtrain.state @s : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+func.func @update_state(%g: tensor<2xf32>) {
+  qtrain.sgd_update @s, %g lr 1.000000e-02 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: @s is not a trainable qtrain.param
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+func.func @update_grad_type(%g: tensor<2xi32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 : tensor<2xi32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: gradient must have element type f32, got i32
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @update_grad_shape(%g: tensor<3x4xf32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 : tensor<3x4xf32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: gradient has shape [3, 4] but expected [4, 3]
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @update_sparse_rows(%g: tensor<4x3xf32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 channels [0, 2] : tensor<4x3xf32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: gradient has shape [4, 3] but expected [2, 3]
+
+// -----
+
+// An empty channel list cannot be written in the custom syntax.
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @update_channels_empty(%g: tensor<0x3xf32>) {
+  "qtrain.sgd_update"(%g) <{param = @w, lr = 1.000000e-02 : f64, channels = array<i64>}> : (tensor<0x3xf32>) -> ()
+  func.return
+}
+// CHECK: qtrain.sgd_update: channels must be a non-empty increasing list in [0, 4), got []
+
+// -----
+
+// Optimizer state lives in qtrain.state symbols, never in parameters.
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.param @v trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @momentum_velocity_param(%g: tensor<2xf32>) {
+  qtrain.momentum_update @w, %g velocity @v lr 1.000000e-02 momentum 9.000000e-01 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.momentum_update: @v must be a qtrain.state
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @v : tensor<3xf32> = dense<0.000000e+00> : tensor<3xf32>
+func.func @momentum_velocity_type(%g: tensor<2xf32>) {
+  qtrain.momentum_update @w, %g velocity @v lr 1.000000e-02 momentum 9.000000e-01 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.momentum_update: @v has type tensor<3xf32> but the op uses tensor<2xf32>
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @m : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+qtrain.state @t : tensor<f32> = dense<0.000000e+00> : tensor<f32>
+func.func @adam_step_type(%g: tensor<2xf32>) {
+  qtrain.adam_update @w, %g moments @m, @m step @t lr 1.000000e-03 beta1 9.000000e-01 beta2 9.990000e-01 eps 1.000000e-08 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.adam_update: @t has type tensor<f32> but the op uses tensor<i32>
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @t : tensor<i32> = dense<0> : tensor<i32>
+func.func @adam_moment_missing(%g: tensor<2xf32>) {
+  qtrain.adam_update @w, %g moments @m, @v step @t lr 1.000000e-03 beta1 9.000000e-01 beta2 9.990000e-01 eps 1.000000e-08 : tensor<2xf32>
+  func.return
+}
+// CHECK: qtrain.adam_update: no qtrain.param or qtrain.state named @m
+
+// -----
+
+// The custom syntax writes `accumulate @acc every B at %pos` as one group; the generic one
+// can give a part alone.
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @acc : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @accumulate_no_every(%g: tensor<2xf32>, %pos: tensor<i32>) {
+  "qtrain.sgd_update"(%g, %pos) <{param = @w, lr = 1.000000e-02 : f64, accumulator = @acc}> : (tensor<2xf32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.sgd_update: accumulate needs all of: the accumulator symbol, 'every' and the batch position operand
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @acc : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @accumulate_no_position(%g: tensor<2xf32>) {
+  "qtrain.sgd_update"(%g) <{param = @w, lr = 1.000000e-02 : f64, accumulator = @acc, every = 4 : i64}> : (tensor<2xf32>) -> ()
+  func.return
+}
+// CHECK: qtrain.sgd_update: accumulate needs all of: the accumulator symbol, 'every' and the batch position operand
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @acc : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @accumulate_every_one(%g: tensor<2xf32>, %pos: tensor<i32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 accumulate @acc every 1 at %pos : tensor<2xf32>, tensor<i32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: every must be >= 2, got 1
+
+// -----
+
+// A sparse update accumulates only the listed rows: the accumulator has the gradient's shape.
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+qtrain.state @acc : tensor<4x3xf32> = dense<0.000000e+00> : tensor<4x3xf32>
+func.func @accumulate_sparse_type(%g: tensor<2x3xf32>, %pos: tensor<i32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 channels [0, 1] accumulate @acc every 2 at %pos : tensor<2x3xf32>, tensor<i32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: @acc has type tensor<4x3xf32> but the op uses tensor<2x3xf32>
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @acc : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @accumulate_pos_shape(%g: tensor<2xf32>, %pos: tensor<1xi32>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 accumulate @acc every 2 at %pos : tensor<2xf32>, tensor<1xi32>
+  func.return
+}
+// CHECK: qtrain.sgd_update: batch position has shape [1] but expected []
+
+// -----
+
+qtrain.param @w trainable : tensor<2xf32> = dense<1.000000e+00> : tensor<2xf32>
+qtrain.state @acc : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+func.func @accumulate_pos_type(%g: tensor<2xf32>, %pos: tensor<i64>) {
+  qtrain.sgd_update @w, %g lr 1.000000e-02 accumulate @acc every 2 at %pos : tensor<2xf32>, tensor<i64>
+  func.return
+}
+// CHECK: qtrain.sgd_update: batch position must be tensor<i32>, got tensor<i64>
+
+// -----
+
+qtrain.state @pos : tensor<i32> = dense<0> : tensor<i32>
+func.func @counter_modulo() {
+  qtrain.counter_step @pos modulo 0
+  func.return
+}
+// CHECK: qtrain.counter_step: modulo must be >= 1, got 0
+
+// -----
+
+qtrain.state @pos : tensor<i64> = dense<0> : tensor<i64>
+func.func @counter_type() {
+  qtrain.counter_step @pos modulo 2
+  func.return
+}
+// CHECK: qtrain.counter_step: @pos has type tensor<i64> but the op uses tensor<i32>
+
+// -----
+
+func.func @counter_missing() {
+  qtrain.counter_step @pos modulo 2
+  func.return
+}
+// CHECK: qtrain.counter_step: no qtrain.param or qtrain.state named @pos

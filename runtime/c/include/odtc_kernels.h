@@ -1,0 +1,379 @@
+/*
+ * odtc_kernels.h -- the odtc runtime kernel library (forward, backward and optimizer
+ * kernels; fp32 and 8-bit quantized) that generated training code calls.
+ *
+ * Numeric contract: odtc/runtime/reference.py (its module docstring) defines every op.
+ *   - Integer and quantized kernels, element-wise fp32 kernels (relu, relu6, add,
+ *     maxpool forward, the gradient selections) and the optimizer updates are
+ *     BIT-EXACT with the reference (build with -ffp-contract=off).
+ *   - fp32 reductions (conv, dense, pooling sums, batchnorm, losses and all their
+ *     gradients) accumulate in float in the fixed order documented at each kernel; the
+ *     reference sums in double, so they agree within a small relative tolerance.
+ *
+ * Conventions shared by every kernel:
+ *   - Plain C11, no malloc, no global state, no I/O. Sizes are arguments. Inputs are
+ *     `const`; outputs are written completely (gradient outputs are overwritten, not
+ *     accumulated into, unless a kernel says otherwise). Outputs must not alias inputs
+ *     except where a kernel says "in place allowed".
+ *   - Layouts are the IR's: activations NCHW, conv weights OIHW (I = C / groups), dense
+ *     weights [out, in], padding [top, left, bottom, right], floor-mode output sizes
+ *     OH = (H + pad_top + pad_bottom - KH) / stride_h + 1 (see odtc_conv_out_size).
+ *   - Argument order: input buffers, output buffers, optional channel list, sizes,
+ *     attributes. "Conv geometry" below always means the 14 int32_t values
+ *       n, c, h, w, o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+ *       pad_right, groups
+ *     and "pool geometry" the 12 values n, c, h, w, kh, kw, stride_h, stride_w,
+ *     pad_top, pad_left, pad_bottom, pad_right.
+ *   - Channel lists (sparse updates): `channels` is NULL (all output channels, in order)
+ *     or an increasing list of `n_channels` output-channel indices; the gradient/row
+ *     buffer then has one row per listed channel, in the listed order.
+ *   - Quantization parameters are passed by pointer (they are run-time state buffers):
+ *     scales `const float *`, zero-points `const int32_t *`; a per-channel parameter
+ *     (flag `*_per_channel` != 0) holds one value per output channel, otherwise one.
+ *   - Every int32 partial sum of a quantized kernel must fit in int32 (the reference
+ *     requires the final accumulator to; this holds whenever K * 255 * 255 + |bias| <
+ *     2^31, K = reduction length), and the zero-points of 8-bit tensors keep q - zp
+ *     within int16 (true for any zero-point inside the storage range). Right shifts of
+ *     negative values are arithmetic (true for GCC, Clang and Arm Compiler).
+ *   - In the prototypes the input width is spelled `w_` where `w` names the weights.
+ *
+ * Arm DSP: conv2d_s8/u8 and dense_s8/u8 forward and odtc_dense_s8_grad_input use
+ * __sxtb16/__ssub16/__smlad (2 MACs per instruction) when __ARM_FEATURE_DSP is defined
+ * (Cortex-M4/M7/M33/M55); results are identical to the portable path (exact int32
+ * arithmetic). Defining ODTC_EMULATE_DSP on a host compiles the same DSP code against C
+ * models of the intrinsics (for testing). Everything else is portable C with
+ * single-precision float only, except the per-call double scalars of Adam.
+ */
+#ifndef ODTC_KERNELS_H
+#define ODTC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fused activation of the quantized layers (reference.activation_range). */
+#define ODTC_ACT_NONE 0
+#define ODTC_ACT_RELU 1
+#define ODTC_ACT_RELU6 2
+
+/* Storage type of a quantized tensor (quantize / dequantize / requantize). */
+#define ODTC_S8 0  /* int8_t,  [-128, 127] */
+#define ODTC_U8 1  /* uint8_t, [0, 255] */
+#define ODTC_S16 2 /* int16_t, [-32768, 32767] */
+#define ODTC_S32 3 /* int32_t, [INT32_MIN, INT32_MAX] */
+
+/* Scratch sizes in bytes of the quantized layers (4-byte aligned buffers): the per-output-
+ * channel multipliers and shifts (2 x o int32) followed by one im2col patch of
+ * I*KH*KW = (c / groups)*kh*kw int16 values (conv) or one input row of k int16 (dense). */
+#define ODTC_CONV2D_Q8_SCRATCH_BYTES(c, groups, kh, kw, o) \
+    ((size_t)8u * (size_t)(o) + (size_t)2u * (size_t)((c) / (groups)) * (size_t)(kh) * (size_t)(kw))
+#define ODTC_DENSE_Q8_SCRATCH_BYTES(k, o) ((size_t)8u * (size_t)(o) + (size_t)2u * (size_t)(k))
+
+/* Floor-mode output size (in + before + after - k) / stride + 1 (>= 1 for valid shapes). */
+int32_t odtc_conv_out_size(int32_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after);
+
+/* =====================================================================================
+ * fp32 conv2d (conv2d_f32.c)
+ * Sum order: every output/gradient element is a float sum starting at 0.0f over its
+ * terms in the order given, each term a float product; the bias is added last.
+ * ===================================================================================== */
+
+/* y[n,o,oh,ow] = (sum over i, kh, kw ascending of x * w) + b[o]; b may be NULL.
+ * Padded positions are skipped (zero padding). */
+void odtc_conv2d_f32(const float *x, const float *w, const float *b, float *y,
+                     int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                     int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                     int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* dx[n,c,h,w] = sum over o in c's group (ascending), then kh, kw (ascending) of the taps
+ * that read (h, w): dy[n,o,oh,ow] * w[o,i,kh,kw]. Unread positions get 0. */
+void odtc_conv2d_f32_grad_input(const float *dy, const float *w, float *dx,
+                                int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* dw[r,i,kh,kw] = sum over n, oh, ow (ascending) of dy[n,o_r,oh,ow] * x[n,g*I+i,ih,iw]
+ * (padded positions skipped); o_r = channels[r] or r. dw has n_channels (or o) rows. */
+void odtc_conv2d_f32_grad_weight(const float *x, const float *dy, float *dw,
+                                 const int32_t *channels, int32_t n_channels,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* db[o] = sum over n, then the `spatial` = OH*OW positions, of dy[n,o,...]. */
+void odtc_conv2d_f32_grad_bias(const float *dy, float *db, int32_t n, int32_t o, int32_t spatial);
+
+/* =====================================================================================
+ * fp32 dense (dense_f32.c), x [n, k], w [o, k]
+ * ===================================================================================== */
+
+/* y[n,o] = (sum over k ascending of x[n,k] * w[o,k]) + b[o]; b may be NULL. */
+void odtc_dense_f32(const float *x, const float *w, const float *b, float *y,
+                    int32_t n, int32_t k, int32_t o);
+/* dx[n,k] = sum over o ascending of dy[n,o] * w[o,k]. */
+void odtc_dense_f32_grad_input(const float *dy, const float *w, float *dx,
+                               int32_t n, int32_t k, int32_t o);
+/* dw[r,k] = sum over n ascending of dy[n,o_r] * x[n,k]; o_r = channels[r] or r. */
+void odtc_dense_f32_grad_weight(const float *x, const float *dy, float *dw,
+                                const int32_t *channels, int32_t n_channels,
+                                int32_t n, int32_t k, int32_t o);
+/* db[o] = sum over n ascending of dy[n,o]. */
+void odtc_dense_f32_grad_bias(const float *dy, float *db, int32_t n, int32_t o);
+
+/* =====================================================================================
+ * fp32 element-wise (activation_f32.c); exact, in place allowed (y == x, dx == dy)
+ * ===================================================================================== */
+
+void odtc_relu_f32(const float *x, float *y, size_t numel);            /* max(x, 0); NaN stays */
+void odtc_relu6_f32(const float *x, float *y, size_t numel);           /* min(max(x, 0), 6) */
+/* dx = dy where the forward OUTPUT y > 0 (relu) / 0 < y < 6 (relu6), else +0.0f. */
+void odtc_relu_f32_grad(const float *dy, const float *y, float *dx, size_t numel);
+void odtc_relu6_f32_grad(const float *dy, const float *y, float *dx, size_t numel);
+void odtc_add_f32(const float *a, const float *b, float *y, size_t numel); /* a + b */
+
+/* =====================================================================================
+ * fp32 pooling (pool_f32.c), NCHW, floor mode
+ * Pool geometry: n, c, h, w, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+ * pad_right.
+ * ===================================================================================== */
+
+/* Max over the window's real positions (padding never wins; an all-padding window
+ * gives -inf). Exact. */
+void odtc_maxpool2d_f32(const float *x, float *y,
+                        int32_t n, int32_t c, int32_t h, int32_t w, int32_t kh, int32_t kw,
+                        int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                        int32_t pad_bottom, int32_t pad_right);
+/* dx = 0, then for each output (n, c, oh, ow ascending) dx[first max of the window in a
+ * row-major scan of the real positions, replaced only on a strictly greater value]
+ * += dy. Exact when windows do not overlap. */
+void odtc_maxpool2d_f32_grad(const float *dy, const float *x, float *dx,
+                             int32_t n, int32_t c, int32_t h, int32_t w, int32_t kh, int32_t kw,
+                             int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                             int32_t pad_bottom, int32_t pad_right);
+/* (sum over the real positions, row-major) / count; count = kh*kw if count_include_pad,
+ * else the number of real positions. */
+void odtc_avgpool2d_f32(const float *x, float *y,
+                        int32_t n, int32_t c, int32_t h, int32_t w, int32_t kh, int32_t kw,
+                        int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                        int32_t pad_bottom, int32_t pad_right, int32_t count_include_pad);
+/* dx = 0, then for each output (ascending) g = dy / count is added to every real position
+ * of its window. */
+void odtc_avgpool2d_f32_grad(const float *dy, float *dx,
+                             int32_t n, int32_t c, int32_t h, int32_t w, int32_t kh, int32_t kw,
+                             int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                             int32_t pad_bottom, int32_t pad_right, int32_t count_include_pad);
+/* y[n,c] = (sum over the hw positions) / hw;  dx[n,c,:] = dy[n,c] / hw. */
+void odtc_global_avgpool_f32(const float *x, float *y, int32_t n, int32_t c, int32_t hw);
+void odtc_global_avgpool_f32_grad(const float *dy, float *dx, int32_t n, int32_t c, int32_t hw);
+
+/* =====================================================================================
+ * fp32 batchnorm, inference form with running statistics (batchnorm_f32.c)
+ * x is [n, c, hw] (hw = H*W for NCHW, 1 for [n, c]).
+ * ===================================================================================== */
+
+/* s = gamma[c] / sqrtf(var[c] + eps); y = (x - mean[c]) * s + beta[c]. */
+void odtc_batchnorm_f32(const float *x, const float *gamma, const float *beta,
+                        const float *mean, const float *var, float *y,
+                        int32_t n, int32_t c, int32_t hw, float eps);
+/* dx = dy * (gamma[c] / sqrtf(var[c] + eps)). In place allowed. */
+void odtc_batchnorm_f32_grad_input(const float *dy, const float *gamma, const float *var,
+                                   float *dx, int32_t n, int32_t c, int32_t hw, float eps);
+/* dgamma[c] = (sum over n, hw of dy * (x - mean[c])) / sqrtf(var[c] + eps). */
+void odtc_batchnorm_f32_grad_gamma(const float *dy, const float *x, const float *mean,
+                                   const float *var, float *dgamma,
+                                   int32_t n, int32_t c, int32_t hw, float eps);
+/* dbeta[c] = sum over n, hw of dy. */
+void odtc_batchnorm_f32_grad_beta(const float *dy, float *dbeta, int32_t n, int32_t c, int32_t hw);
+
+/* =====================================================================================
+ * fp32 losses (loss_f32.c); logits [n, classes], labels int32 in [0, classes)
+ * ===================================================================================== */
+
+/* Mean over rows of (m + logf(sum_j expf(l_j - m))) - l_label, m = row max. */
+float odtc_softmax_cross_entropy_f32(const float *logits, const int32_t *labels,
+                                     int32_t n, int32_t classes);
+/* dl[n,j] = (expf(l_j - m) / s - (j == label)) / n, s = sum_j expf(l_j - m). */
+void odtc_softmax_cross_entropy_f32_grad(const float *logits, const int32_t *labels,
+                                         float *dlogits, int32_t n, int32_t classes);
+/* (sum of (p - t)^2) / numel;  grad: (2 * (p - t)) / numel. */
+float odtc_mse_f32(const float *pred, const float *target, size_t numel);
+void odtc_mse_f32_grad(const float *pred, const float *target, float *dpred, size_t numel);
+
+/* =====================================================================================
+ * Optimizer updates, in place (optim_f32.c) -- bit-exact with the reference
+ *
+ * The gradient g has `rows` rows of `row_len` floats; row r updates parameter row
+ * channels[r] (channels != NULL, sparse update) or row r. Optimizer state (v, m) has
+ * the parameter's shape and only the updated rows change.
+ *
+ * Mini-batch accumulation: with acc != NULL (shape of g), acc += g; unless
+ * batch_pos == every - 1 nothing else happens. At batch_pos == every - 1 the update is
+ * applied with the mean gradient (acc + g) / (float)every and acc is cleared to 0.
+ * With acc == NULL, batch_pos and every are ignored and g is applied directly.
+ * ===================================================================================== */
+
+/* w = w - lr * g */
+void odtc_sgd_update_f32(float *w, const float *g, float *acc, const int32_t *channels,
+                         int32_t rows, size_t row_len, int32_t batch_pos, int32_t every, float lr);
+/* v = momentum * v + g; w = w - lr * v   (PyTorch SGD momentum, no dampening) */
+void odtc_momentum_update_f32(float *w, float *v, const float *g, float *acc,
+                              const int32_t *channels, int32_t rows, size_t row_len,
+                              int32_t batch_pos, int32_t every, float lr, float momentum);
+/* Adam (PyTorch), exactly reference.adam_update: *step += 1 = t;
+ * double bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t), step_size = lr / bc1;
+ * m = f32(beta1) * m + f32(1 - beta1) * g;  v = f32(beta2) * v + (f32(1 - beta2) * g) * g;
+ * denom = sqrtf(v) / f32(sqrt(bc2)) + f32(eps);  w = w - (f32(step_size) * m) / denom.
+ * (The double arithmetic is scalar, once per call.) */
+void odtc_adam_update_f32(float *w, float *m, float *v, int32_t *step, const float *g,
+                          float *acc, const int32_t *channels, int32_t rows, size_t row_len,
+                          int32_t batch_pos, int32_t every,
+                          double lr, double beta1, double beta2, double eps);
+/* *counter = (*counter + 1) % modulo */
+void odtc_counter_step(int32_t *counter, int32_t modulo);
+
+/* =====================================================================================
+ * Quantization arithmetic (quantize.c) -- bit-exact with the reference
+ * ===================================================================================== */
+
+/* reference.quantize_multiplier for an f32 real multiplier >= 0 (frexpf based):
+ * real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31). 0, negative, non-finite
+ * and too small (shift < -31) give (0, 0). */
+void odtc_quantize_multiplier(float real, int32_t *multiplier, int32_t *shift);
+/* gemmlowp/TFLM MultiplyByQuantizedMultiplier with saturating left shift:
+ * RoundingDivideByPOT(SRDHM(sat32(x << max(shift, 0)), multiplier), max(-shift, 0)). */
+int32_t odtc_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
+int32_t odtc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+int32_t odtc_rounding_divide_by_pot(int32_t x, int32_t exponent); /* exponent in [0, 31] */
+/* Clamp range of a fused activation (ODTC_ACT_*): none [qmin, qmax]; relu
+ * [max(qmin, zy), qmax]; relu6 additionally hi = min(qmax, zy + rintf(6.0f / y_scale)). */
+void odtc_activation_range(int32_t activation, float y_scale, int32_t y_zero_point,
+                           int32_t qmin, int32_t qmax, int32_t *lo, int32_t *hi);
+
+/* q = clamp(rintf(x / scale) + zp, qmin, qmax) (f32 division, ties to even; NaN -> zp),
+ * storage ODTC_S8/U8/S16/S32. The tensor is viewed as [outer, channels, inner]; with
+ * per_channel the parameters are indexed by the channel, else scale[0], zero_point[0]. */
+void odtc_quantize(const float *x, void *q, int32_t storage,
+                   size_t outer, size_t channels, size_t inner,
+                   const float *scale, const int32_t *zero_point, int32_t per_channel);
+/* x = scale * (float)(q - zp) (exact integer difference, one f32 multiply). */
+void odtc_dequantize(const void *q, int32_t storage, float *x,
+                     size_t outer, size_t channels, size_t inner,
+                     const float *scale, const int32_t *zero_point, int32_t per_channel);
+/* Per tensor: y = clamp(MBQM(q - z_in, M) + z_out, storage range), M = f32(s_in / s_out).
+ * q - z_in must fit int32. in_storage and out_storage may differ. */
+void odtc_requantize(const void *q, int32_t in_storage, void *y, int32_t out_storage,
+                     size_t numel, const float *s_in, const int32_t *z_in,
+                     const float *s_out, const int32_t *z_out);
+
+/* =====================================================================================
+ * Quantized layers (conv2d_s8.c, dense_s8.c) -- bit-exact with reference.qconv2d/qdense
+ *
+ * _s8: int8 activations (x, y) and qmin/qmax = -128/127; _u8: uint8 activations and
+ * 0/255. Weights are int8 in both. acc[c] = bias[c] + sum (x - zx)(w - zw[c]) (padding
+ * contributes 0); M[c] = f32(f32(sx * sw[c]) / sy) -> odtc_quantize_multiplier;
+ * y = clamp(MBQM(acc, M[c]) + zy, odtc_activation_range(...)). bias may be NULL.
+ * scratch: ODTC_CONV2D_Q8_SCRATCH_BYTES / ODTC_DENSE_Q8_SCRATCH_BYTES bytes.
+ * ===================================================================================== */
+
+void odtc_conv2d_s8(const int8_t *x, const float *x_scale, const int32_t *x_zero_point,
+                    const int8_t *w, const float *w_scale, const int32_t *w_zero_point,
+                    int32_t w_per_channel, const int32_t *bias,
+                    const float *y_scale, const int32_t *y_zero_point, int32_t activation,
+                    int8_t *y, void *scratch,
+                    int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                    int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                    int32_t pad_bottom, int32_t pad_right, int32_t groups);
+void odtc_conv2d_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zero_point,
+                    const int8_t *w, const float *w_scale, const int32_t *w_zero_point,
+                    int32_t w_per_channel, const int32_t *bias,
+                    const float *y_scale, const int32_t *y_zero_point, int32_t activation,
+                    uint8_t *y, void *scratch,
+                    int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                    int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                    int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+void odtc_dense_s8(const int8_t *x, const float *x_scale, const int32_t *x_zero_point,
+                   const int8_t *w, const float *w_scale, const int32_t *w_zero_point,
+                   int32_t w_per_channel, const int32_t *bias,
+                   const float *y_scale, const int32_t *y_zero_point, int32_t activation,
+                   int8_t *y, void *scratch, int32_t n, int32_t k, int32_t o);
+void odtc_dense_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zero_point,
+                   const int8_t *w, const float *w_scale, const int32_t *w_zero_point,
+                   int32_t w_per_channel, const int32_t *bias,
+                   const float *y_scale, const int32_t *y_zero_point, int32_t activation,
+                   uint8_t *y, void *scratch, int32_t n, int32_t k, int32_t o);
+
+/* -------------------------------------------------------------------------------------
+ * Int32-accumulating backward primitives for quantized training (no requantization:
+ * the caller rescales acc, e.g. with odtc_requantize from ODTC_S32). Output errors e are
+ * int8 with zero-point *e_zero_point. acc is overwritten.
+ * ------------------------------------------------------------------------------------- */
+
+/* acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw[o]).  DSP: pairs of rows of w. */
+void odtc_dense_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
+                              const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
+                              int32_t *acc, int32_t n, int32_t k, int32_t o);
+/* acc[r,k] = sum over n of (e[n,o_r] - ze) * (x[n,k] - zx); o_r = channels[r] or r.
+ * (The reduction runs over the batch, usually 1: portable only.) */
+void odtc_dense_s8_grad_weight(const int8_t *x, const int32_t *x_zero_point,
+                               const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                               const int32_t *channels, int32_t n_channels,
+                               int32_t n, int32_t k, int32_t o);
+void odtc_dense_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
+                               const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                               const int32_t *channels, int32_t n_channels,
+                               int32_t n, int32_t k, int32_t o);
+
+/* acc[n,c,h,w] = sum over o in c's group, kh, kw of the taps reading (h, w):
+ * (e[n,o,oh,ow] - ze) * (w[o,i,kh,kw] - zw[o]); unread positions get 0. */
+void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
+                               const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
+                               int32_t *acc,
+                               int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                               int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                               int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+/* acc[r,i,kh,kw] = sum over n, oh, ow of (e[n,o_r,oh,ow] - ze) * (x[n,g*I+i,ih,iw] - zx)
+ * (padded positions contribute 0); o_r = channels[r] or r. */
+void odtc_conv2d_s8_grad_weight(const int8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *channels, int32_t n_channels,
+                                int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *channels, int32_t n_channels,
+                                int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* =====================================================================================
+ * Int8 dot-product building blocks (dot_s8.c), shared by the quantized layers
+ * ===================================================================================== */
+
+/* Reorder an int16 activation vector in place into the lane order the dot products read
+ * (DSP builds: each full group of four (a0, a1, a2, a3) becomes (a0, a2, a1, a3); portable
+ * builds: no change). Prepare once, then reuse for any number of weight rows. */
+void odtc_dot_layout_s16(int16_t *a, int32_t len);
+/* sum over i < len of a[i] * (b[i] - b_zero_point); a int16 (already offset, natural order
+ * passed through odtc_dot_layout_s16), b int8 (|b - zb| <= 32767). */
+int32_t odtc_dot_s16_s8(const int16_t *a, const int8_t *b, int32_t b_zero_point, int32_t len);
+/* The same against two weight rows at once: out[0] with b0, out[1] with b1. */
+void odtc_dot2_s16_s8(const int16_t *a, const int8_t *b0, int32_t b0_zero_point,
+                      const int8_t *b1, int32_t b1_zero_point, int32_t len, int32_t *out);
+/* a[i] = (int16_t)(x[i] - x_zero_point) for an int8 / uint8 row (|result| <= 32767). */
+void odtc_offset_s8_to_s16(const int8_t *x, int32_t x_zero_point, int16_t *a, int32_t len);
+void odtc_offset_u8_to_s16(const uint8_t *x, int32_t x_zero_point, int16_t *a, int32_t len);
+/* acc[i] += e0 * (w0[i] - z0) + e1 * (w1[i] - z1) for i < len (two rows of an int8 matrix
+ * scaled by two int8 errors e0, e1 that are already offset: |e| <= 32767). */
+void odtc_mac2_s8(int32_t *acc, const int8_t *w0, int32_t z0, int32_t e0,
+                  const int8_t *w1, int32_t z1, int32_t e1, int32_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ODTC_KERNELS_H */
