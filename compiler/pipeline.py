@@ -8,13 +8,18 @@ so every compile can be reproduced and debugged one pass at a time. The order:
     qtrain-autodiff              @train_step = forward + loss + full backward + updates
     qtrain-prune-frozen-backward drop backward work no update needs; annotate saved bytes
 
-Later stages (quantize, partial update, checkpoints, schedule, bufferize, plan, lower to C)
-join this string as they land.
+    qtrain-bufferize             storage decision + live range for every tensor
+    qtrain-plan-buffers          static arena offsets (greedy by size; verified)
+    convert-qtrain-to-c          kernel calls over planned buffers (ckern), printed by -t c
+
+Later stages (quantize, partial update, checkpoints, schedule) join this string as they land.
 """
 
 import numpy as np
 
 from odtc.compiler.config import Config
+
+ALIGNMENT = 8  # bytes; every arena buffer starts at a multiple (float/int32 and SIMD loads)
 
 
 def _fmt_float(v: float) -> str:
@@ -48,5 +53,8 @@ def pipeline_string(cfg: Config) -> str:
         "qtrain-mark-trainable{" + " ".join(mark) + "}",
         "qtrain-autodiff{" + " ".join(ad) + "}",
         "qtrain-prune-frozen-backward",
+        "qtrain-bufferize",
+        f"qtrain-plan-buffers{{alignment={ALIGNMENT}}}",
+        "convert-qtrain-to-c",
     ]
     return ",".join(passes)

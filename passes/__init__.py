@@ -30,6 +30,24 @@ def _prune_frozen_backward() -> type[ModulePass]:
     return PruneFrozenBackwardPass
 
 
+def _bufferize() -> type[ModulePass]:
+    from odtc.passes.bufferize import BufferizePass
+
+    return BufferizePass
+
+
+def _plan_buffers() -> type[ModulePass]:
+    from odtc.passes.plan_buffers import PlanBuffersPass
+
+    return PlanBuffersPass
+
+
+def _convert_qtrain_to_c() -> type[ModulePass]:
+    from odtc.passes.convert_qtrain_to_c import ConvertQTrainToCPass
+
+    return ConvertQTrainToCPass
+
+
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """Pass name -> factory returning the pass class (the key equals the class's `name`)."""
     return {
@@ -37,4 +55,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qtrain-mark-trainable": _mark_trainable,
         "qtrain-autodiff": _autodiff,
         "qtrain-prune-frozen-backward": _prune_frozen_backward,
+        "qtrain-bufferize": _bufferize,
+        "qtrain-plan-buffers": _plan_buffers,
+        "convert-qtrain-to-c": _convert_qtrain_to_c,
     }

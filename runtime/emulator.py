@@ -355,20 +355,21 @@ def _tail(text: str, lines: int = 5) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_elf(elf: Path | str, target: str, timeout: float = 60) -> RunResult:
+def run_elf(elf: Path | str, target: str, timeout: float = 60, cwd: Path | str | None = None) -> RunResult:
     """Run ``elf`` on ``target``'s QEMU board and return its exit status and output.
 
     Raises :class:`EmulatorError` when the guest does not finish within ``timeout`` seconds
     (hung guest), when it stops on a fault (exit codes in :data:`FAULT_EXIT_CODES`), when the
     core locks up (a fault inside the fault handler; QEMU aborts), or when QEMU cannot start.
-    A program's own non-zero exit status is returned, not raised.
+    A program's own non-zero exit status is returned, not raised. ``cwd`` is where the
+    guest's semihosting file I/O (fopen) resolves relative paths.
     """
     elf = Path(elf)
     if not elf.is_file():
         raise EmulatorError(f"no such ELF file: {elf}")
-    cmd = qemu_command(elf, target)
+    cmd = qemu_command(elf.resolve(), target)
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
     except FileNotFoundError as exc:
         raise EmulatorError(f"QEMU not found: {cmd[0]}") from exc
     except subprocess.TimeoutExpired as exc:

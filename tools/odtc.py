@@ -2,7 +2,7 @@
 
     odtc compile MODEL [--config train.toml] [--target host] -o BUILD
     odtc compile --print-pipeline [--config train.toml]
-    odtc train BUILD [--data mnist|DIR|FILE.npz] [--epochs N] [--limit N] [--json]
+    odtc train BUILD [--data mnist|DIR|FILE.npz] [--epochs N] [--limit N] [--emulate] [--json]
 
 Every user error ends in one line `odtc: error: ...` and exit status 1.
 """
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=1)
     t.add_argument("--limit", type=int, default=None, help="use at most N training and N test samples")
     t.add_argument("--seed", type=int, default=0, help="shuffling seed")
+    t.add_argument("--emulate", action="store_true", help="run model.elf under QEMU (Cortex-M builds)")
+    t.add_argument("--backend", default="c", choices=api.BACKENDS,
+                   help="c: the generated C (default); interpreter: the reference interpreter")
+    t.add_argument("--timeout", type=float, default=3600, help="seconds the emulated run may take")
     t.add_argument("--json", action="store_true", help="end with one JSON line of results")
     return p
 
@@ -58,15 +62,22 @@ def _compile(args: argparse.Namespace) -> int:
         args.model, cfg, args.output, args.target, dump if args.print_ir_after_all else None
     )
     mem = result.memory
-    print(f"compiled {args.model} -> {result.build_dir}/train_step.mlir")
+    out = "libmodel.so" if args.target == "host" else "model.elf"
+    print(f"compiled {args.model} for {args.target} -> {result.build_dir}/ (make -C {result.build_dir} builds {out})")
     print("memory (bytes):")
     for key, label in (
-        ("trainable_weights_bytes", "trainable weights (RAM)"),
-        ("state_bytes", "optimizer/quantization state (RAM)"),
-        ("saved_activation_bytes", "activations saved for backward"),
+        ("arena_bytes", "arena: activations, gradients, scratch"),
+        ("lower_bound_bytes", "  lower bound for this schedule"),
+        ("naive_bytes", "  naive (every buffer separate)"),
+        ("saved_activation_bytes", "  of which saved for backward"),
+        ("trainable_weights_bytes", "trainable weights"),
+        ("state_bytes", "optimizer/quantization state"),
+        ("ram_bytes", "RAM total"),
         ("frozen_weights_bytes", "frozen weights (flash)"),
+        ("initial_values_bytes", "initial values (flash)"),
+        ("flash_bytes", "flash total (without code)"),
     ):
-        print(f"  {label:<36} {mem[key]:>10}")
+        print(f"  {label:<40} {mem[key]:>10}")
     return 0
 
 
@@ -81,10 +92,16 @@ def _train(args: argparse.Namespace) -> int:
             if interactive and step == total:
                 print(file=sys.stderr)
 
-    report = api.train(args.build, args.data, args.epochs, args.limit, args.seed, progress)
+    report = api.train(
+        args.build, args.data, args.epochs, args.limit, args.seed, progress,
+        backend=args.backend, emulate=args.emulate, timeout=args.timeout,
+    )
     for i, (loss, acc) in enumerate(zip(report.epoch_losses, report.epoch_accuracies)):
         print(f"epoch {i + 1}: mean train loss {loss:.4f}, test accuracy {acc * 100:.2f} %")
-    print(f"{report.steps} training steps in {report.seconds:.1f} s; weights -> {args.build}/trained.npz")
+    print(f"{report.steps} training steps ({report.backend}) in {report.seconds:.1f} s; "
+          f"weights -> {args.build}/trained.npz")
+    if report.instructions_per_step is not None:
+        print(f"{report.instructions_per_step} instructions per training step (QEMU -icount; instructions, not cycles)")
     if args.json:
         print(json.dumps(report.as_json()))
     return 0

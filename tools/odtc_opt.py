@@ -34,7 +34,10 @@ class OdtcOptMain(xDSLOptMain):
             self.register_pass(name, factory)
 
     def register_all_targets(self) -> None:
+        from odtc.compiler.emit_c import CTarget
+
         self.available_targets["mlir"] = lambda: MLIRTarget
+        self.available_targets["c"] = lambda: CTarget
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,398 @@
+"""convert-qtrain-to-c: lower planned qtrain functions to `ckern` kernel calls.
+
+Invariant established: the module holds only `ckern` ops — one `ckern.global` per
+parameter/state symbol (parameters numbered in declaration order for `odtc_param_*`), a
+`ckern.func @odtc_train_step` from `@train_step` and a `ckern.func @odtc_infer` from
+`@forward` — where every qtrain op became one call into runtime/c (odtc_kernels.h) over the
+planned buffers, reshape/flatten became nothing (aliases), and loads became in-place reads or
+copies as `qtrain-bufferize` decided. Any op without a lowering fails, naming the op.
+
+    %y = qtrain.relu %x {qtrain.offset = 64, ...}   →   "ckern.call"() <{callee = "odtc_relu_f32",
+                                                          args = [#ckern.ref<"arena", "", 0, ...>, #ckern.ref<"arena", "", 64, ...>, 32 : i64]}>
+"""
+
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseArrayBase,
+    FloatAttr,
+    Float32Type,
+    Float64Type,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from odtc.dialects import ckern, qtrain
+from odtc.passes.plan_buffers import check_plan
+
+ENTRY_POINTS = {"train_step": "odtc_train_step", "forward": "odtc_infer"}
+
+
+def _fail(msg: str) -> PassFailedException:
+    return PassFailedException(f"convert-qtrain-to-c: {msg}")
+
+
+def ctype_of(t: Attribute) -> str:
+    assert isinstance(t, TensorType)
+    elt = t.element_type
+    if isinstance(elt, Float32Type):
+        return "float"
+    if isinstance(elt, qtrain.QuantType):
+        w, signed = elt.storage.width.data, elt.is_signed
+    elif isinstance(elt, IntegerType):
+        w, signed = elt.width.data, True
+    else:
+        raise _fail(f"no C type for element type {elt}")
+    return {(8, True): "int8_t", (8, False): "uint8_t", (16, True): "int16_t", (32, True): "int32_t"}.get(
+        (w, signed), "int32_t"
+    )
+
+
+def _i(v: int) -> IntegerAttr:
+    return IntegerAttr(int(v), i32)
+
+
+def _f32(v: float) -> FloatAttr:
+    return FloatAttr(float(v), Float32Type())
+
+
+def _f64(v: float) -> FloatAttr:
+    return FloatAttr(float(v), Float64Type())
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    return qtrain.tensor_shape(v)
+
+
+class _Lowerer:
+    def __init__(self, module: ModuleOp, globals_: dict[str, str]) -> None:
+        self.module = module
+        self.globals = globals_
+        self.args: dict[SSAValue, str] = {}
+        self.ops: list[Operation] = []
+
+    # -- refs --------------------------------------------------------------------------
+
+    def ref(self, v: SSAValue | None) -> ckern.RefAttr:
+        if v is None:
+            return ckern.RefAttr("null")
+        ct = ctype_of(v.type)
+        while isinstance(v.owner, qtrain.ReshapeOp | qtrain.FlattenOp):
+            v = v.owner.operands[0]
+        if v in self.args:
+            return ckern.RefAttr("arg", self.args[v], 0, ct)
+        owner = v.owner
+        assert isinstance(owner, Operation)
+        off = owner.attributes.get("qtrain.offset")
+        if off is not None:
+            return ckern.RefAttr("arena", "", int(off.value.data), ct)  # type: ignore[attr-defined]
+        if isinstance(owner, qtrain.LoadOp):
+            return ckern.RefAttr("global", self.globals[owner.symbol.root_reference.data], 0, ct)
+        raise _fail(f"{owner.name} has no planned buffer (run qtrain-bufferize and qtrain-plan-buffers first)")
+
+    def sym(self, s: Attribute, ctype: str = "float") -> ckern.RefAttr:
+        name = s.root_reference.data  # type: ignore[attr-defined]
+        return ckern.RefAttr("global", self.globals[name], 0, ctype)
+
+    def call(self, callee: str, *args: Attribute, result: ckern.RefAttr | None = None) -> None:
+        props: dict[str, Attribute] = {"callee": StringAttr(callee), "args": ArrayAttr(args)}
+        if result is not None:
+            props["result"] = result
+        self.ops.append(ckern.CallOp.create(properties=props))
+
+    def copy(self, dst: ckern.RefAttr, src: ckern.RefAttr, nbytes: int) -> None:
+        self.ops.append(
+            ckern.CopyOp.create(properties={"dst": dst, "src": src, "bytes": IntegerAttr(nbytes, i64)})
+        )
+
+
+def _conv_geometry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], o: int, op: Operation) -> list[Attribute]:
+    n, c, h, w = x_shape
+    _, _, kh, kw = w_shape
+    stride = op.properties["stride"].get_values()  # type: ignore[attr-defined]
+    pad = op.properties["padding"].get_values()  # type: ignore[attr-defined]
+    groups = op.properties["groups"].value.data  # type: ignore[attr-defined]
+    return [_i(v) for v in (n, c, h, w, o, kh, kw, *stride, *pad, groups)]
+
+
+def _pool_geometry(x_shape: tuple[int, ...], op: Operation) -> list[Attribute]:
+    n, c, h, w = x_shape
+    k = op.properties["kernel"].get_values()  # type: ignore[attr-defined]
+    s = op.properties["stride"].get_values()  # type: ignore[attr-defined]
+    p = op.properties["padding"].get_values()  # type: ignore[attr-defined]
+    return [_i(v) for v in (n, c, h, w, *k, *s, *p)]
+
+
+def _channels(L: _Lowerer, op: Operation, rows_default: int) -> tuple[Attribute, Attribute]:
+    ch = op.properties.get("channels")
+    if ch is None:
+        return ckern.RefAttr("null", "", 0, "int32_t"), _i(rows_default)
+    vals = [int(v) for v in ch.get_values()]  # type: ignore[attr-defined]
+    return ckern.IntsAttr(vals), _i(len(vals))
+
+
+def _nchw(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(n, c, hw) of a rank-2 [N, C] or rank-4 [N, C, H, W] tensor."""
+    return shape[0], shape[1], prod(shape[2:])
+
+
+def _lower(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch table
+    r = L.ref
+    match op:
+        case qtrain.LoadOp():
+            if "qtrain.offset" in op.attributes:
+                t = op.result.type
+                assert isinstance(t, TensorType)
+                nbytes = int(op.attributes["qtrain.bytes"].value.data)  # type: ignore[attr-defined]
+                L.copy(r(op.result), L.sym(op.symbol, ctype_of(t)), nbytes)
+        case qtrain.StoreOp():
+            t = op.value.type
+            assert isinstance(t, TensorType)
+            from odtc.passes.prune_frozen_backward import tensor_bytes
+
+            L.copy(L.sym(op.symbol, ctype_of(t)), r(op.value), tensor_bytes(t))
+        case qtrain.ReshapeOp() | qtrain.FlattenOp():
+            pass
+        case qtrain.Conv2dOp():
+            o = _shape(op.weight)[0]
+            L.call("odtc_conv2d_f32", r(op.input), r(op.weight), r(op.bias), r(op.output),
+                   *_conv_geometry(_shape(op.input), _shape(op.weight), o, op))
+        case qtrain.Conv2dGradInputOp():
+            o = _shape(op.weight)[0]
+            L.call("odtc_conv2d_f32_grad_input", r(op.output_grad), r(op.weight), r(op.input_grad),
+                   *_conv_geometry(_shape(op.input_grad), _shape(op.weight), o, op))
+        case qtrain.Conv2dGradWeightOp():
+            o = _shape(op.output_grad)[1]
+            ch, n_ch = _channels(L, op, o)
+            L.call("odtc_conv2d_f32_grad_weight", r(op.input), r(op.output_grad), r(op.weight_grad), ch, n_ch,
+                   *_conv_geometry(_shape(op.input), _shape(op.weight_grad), o, op))
+        case qtrain.Conv2dGradBiasOp():
+            n, o, hw = _nchw(_shape(op.output_grad))
+            L.call("odtc_conv2d_f32_grad_bias", r(op.output_grad), r(op.bias_grad), _i(n), _i(o), _i(hw))
+        case qtrain.DenseOp():
+            n, k = _shape(op.input)
+            L.call("odtc_dense_f32", r(op.input), r(op.weight), r(op.bias), r(op.output),
+                   _i(n), _i(k), _i(_shape(op.weight)[0]))
+        case qtrain.DenseGradInputOp():
+            n, k = _shape(op.input_grad)
+            L.call("odtc_dense_f32_grad_input", r(op.output_grad), r(op.weight), r(op.input_grad),
+                   _i(n), _i(k), _i(_shape(op.weight)[0]))
+        case qtrain.DenseGradWeightOp():
+            n, k = _shape(op.input)
+            o = _shape(op.output_grad)[1]
+            ch, n_ch = _channels(L, op, o)
+            L.call("odtc_dense_f32_grad_weight", r(op.input), r(op.output_grad), r(op.weight_grad), ch, n_ch,
+                   _i(n), _i(k), _i(o))
+        case qtrain.DenseGradBiasOp():
+            n, o = _shape(op.output_grad)
+            L.call("odtc_dense_f32_grad_bias", r(op.output_grad), r(op.bias_grad), _i(n), _i(o))
+        case qtrain.ReluOp() | qtrain.Relu6Op():
+            name = "odtc_relu_f32" if isinstance(op, qtrain.ReluOp) else "odtc_relu6_f32"
+            L.call(name, r(op.input), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.ReluGradOp() | qtrain.Relu6GradOp():
+            name = "odtc_relu_f32_grad" if isinstance(op, qtrain.ReluGradOp) else "odtc_relu6_f32_grad"
+            L.call(name, r(op.output_grad), r(op.output), r(op.input_grad), _i(prod(_shape(op.output))))
+        case qtrain.AddOp():
+            L.call("odtc_add_f32", r(op.lhs), r(op.rhs), r(op.output), _i(prod(_shape(op.lhs))))
+        case qtrain.MaxPool2dOp():
+            L.call("odtc_maxpool2d_f32", r(op.input), r(op.output), *_pool_geometry(_shape(op.input), op))
+        case qtrain.MaxPool2dGradOp():
+            L.call("odtc_maxpool2d_f32_grad", r(op.output_grad), r(op.input), r(op.input_grad),
+                   *_pool_geometry(_shape(op.input), op))
+        case qtrain.AvgPool2dOp():
+            L.call("odtc_avgpool2d_f32", r(op.input), r(op.output), *_pool_geometry(_shape(op.input), op),
+                   _i(int(op.count_include_pad is not None)))
+        case qtrain.AvgPool2dGradOp():
+            L.call("odtc_avgpool2d_f32_grad", r(op.output_grad), r(op.input_grad),
+                   *_pool_geometry(_shape(op.input_grad), op), _i(int(op.count_include_pad is not None)))
+        case qtrain.GlobalAvgPoolOp():
+            n, c, hw = _nchw(_shape(op.input))
+            L.call("odtc_global_avgpool_f32", r(op.input), r(op.output), _i(n), _i(c), _i(hw))
+        case qtrain.GlobalAvgPoolGradOp():
+            n, c, hw = _nchw(_shape(op.input_grad))
+            L.call("odtc_global_avgpool_f32_grad", r(op.output_grad), r(op.input_grad), _i(n), _i(c), _i(hw))
+        case qtrain.BatchNormOp():
+            n, c, hw = _nchw(_shape(op.input))
+            L.call("odtc_batchnorm_f32", r(op.input), r(op.gamma), r(op.beta), r(op.mean), r(op.var),
+                   r(op.output), _i(n), _i(c), _i(hw), _f32(op.epsilon.value.data))
+        case qtrain.BatchNormGradInputOp():
+            n, c, hw = _nchw(_shape(op.output_grad))
+            L.call("odtc_batchnorm_f32_grad_input", r(op.output_grad), r(op.gamma), r(op.var), r(op.input_grad),
+                   _i(n), _i(c), _i(hw), _f32(op.epsilon.value.data))
+        case qtrain.BatchNormGradGammaOp():
+            n, c, hw = _nchw(_shape(op.output_grad))
+            L.call("odtc_batchnorm_f32_grad_gamma", r(op.output_grad), r(op.input), r(op.mean), r(op.var),
+                   r(op.gamma_grad), _i(n), _i(c), _i(hw), _f32(op.epsilon.value.data))
+        case qtrain.BatchNormGradBetaOp():
+            n, c, hw = _nchw(_shape(op.output_grad))
+            L.call("odtc_batchnorm_f32_grad_beta", r(op.output_grad), r(op.beta_grad), _i(n), _i(c), _i(hw))
+        case qtrain.SoftmaxCrossEntropyOp():
+            n, classes = _shape(op.logits)
+            L.call("odtc_softmax_cross_entropy_f32", r(op.logits), r(op.labels), _i(n), _i(classes),
+                   result=r(op.loss))
+        case qtrain.SoftmaxCrossEntropyGradOp():
+            n, classes = _shape(op.logits)
+            L.call("odtc_softmax_cross_entropy_f32_grad", r(op.logits), r(op.labels), r(op.logits_grad),
+                   _i(n), _i(classes))
+        case qtrain.MseOp():
+            L.call("odtc_mse_f32", r(op.prediction), r(op.target), _i(prod(_shape(op.prediction))), result=r(op.loss))
+        case qtrain.MseGradOp():
+            L.call("odtc_mse_f32_grad", r(op.prediction), r(op.target), r(op.prediction_grad),
+                   _i(prod(_shape(op.prediction))))
+        case qtrain.SgdUpdateOp() | qtrain.MomentumUpdateOp() | qtrain.AdamUpdateOp():
+            _lower_update(L, op)
+        case qtrain.CounterStepOp():
+            L.call("odtc_counter_step", L.sym(op.counter, "int32_t"), _i(op.modulo.value.data))
+        case func.ReturnOp():
+            pass
+        case _:
+            raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
+
+
+def _fn_name(op: Operation) -> str:
+    fn = op.parent_op()
+    return fn.sym_name.data if isinstance(fn, func.FuncOp) else "?"
+
+
+def _lower_update(L: _Lowerer, op: qtrain.SgdUpdateOp | qtrain.MomentumUpdateOp | qtrain.AdamUpdateOp) -> None:
+    gshape = _shape(op.grad)
+    rows = gshape[0] if len(gshape) > 1 else 1
+    row_len = prod(gshape[1:]) if len(gshape) > 1 else prod(gshape)
+    ch_attr = op.channels
+    if ch_attr is not None:
+        ch: Attribute = ckern.IntsAttr([int(v) for v in ch_attr.get_values()])
+    else:
+        ch = ckern.RefAttr("null", "", 0, "int32_t")
+    acc = L.sym(op.accumulator) if op.accumulator is not None else ckern.RefAttr("null")
+    if op.batch_pos is not None:
+        pos: Attribute = ckern.DerefAttr(L.ref(op.batch_pos))
+        every = _i(op.every.value.data)  # type: ignore[union-attr]
+    else:
+        pos, every = _i(0), _i(1)
+    w = L.sym(op.param)
+    g = L.ref(op.grad)
+    tail = [ch, _i(rows), _i(row_len), pos, every]
+    if isinstance(op, qtrain.SgdUpdateOp):
+        L.call("odtc_sgd_update_f32", w, g, acc, *tail, _f32(op.lr.value.data))
+    elif isinstance(op, qtrain.MomentumUpdateOp):
+        L.call("odtc_momentum_update_f32", w, L.sym(op.velocity), g, acc, *tail,
+               _f32(op.lr.value.data), _f32(op.momentum.value.data))
+    else:
+        L.call("odtc_adam_update_f32", w, L.sym(op.first_moment), L.sym(op.second_moment),
+               L.sym(op.step, "int32_t"), g, acc, *tail, _f64(op.lr.value.data), _f64(op.beta1.value.data),
+               _f64(op.beta2.value.data), _f64(op.eps.value.data))
+
+
+def _globals(module: ModuleOp) -> tuple[list[ckern.GlobalOp], dict[str, str]]:
+    out: list[ckern.GlobalOp] = []
+    names: dict[str, str] = {}
+    n_params = n_states = 0
+    for o in module.ops:
+        if not isinstance(o, qtrain.ParamOp | qtrain.StateOp):
+            continue
+        props: dict[str, Attribute] = {
+            "source_name": o.sym_name,
+            "ctype": StringAttr(ctype_of(o.type)),
+            "shape": DenseArrayBase.from_list(i64, list(o.type.get_shape())),
+            "init": o.init,
+        }
+        if isinstance(o, qtrain.ParamOp):
+            cname = f"p{n_params}"
+            props["kind"] = StringAttr("trainable" if o.is_trainable else "frozen")
+            props["param_index"] = IntegerAttr(n_params, i64)
+            n_params += 1
+        else:
+            cname = f"s{n_states}"
+            props["kind"] = StringAttr("state")
+            n_states += 1
+        props["sym_name"] = StringAttr(cname)
+        names[o.sym_name.data] = cname
+        out.append(ckern.GlobalOp.create(properties=props))
+    return out, names
+
+
+def _io_attrs(module: ModuleOp) -> dict[str, Attribute]:
+    """Input/target/output shapes and C types of the device API, for the header."""
+    out: dict[str, Attribute] = {}
+    fns = {f.sym_name.data: f for f in module.ops if isinstance(f, func.FuncOp)}
+    io: list[tuple[str, Attribute]] = []
+    if "train_step" in fns:
+        ins = list(fns["train_step"].function_type.inputs)
+        io += [("input", ins[0]), ("target", ins[1])]
+    if "forward" in fns:
+        fwd = fns["forward"].function_type
+        if "train_step" not in fns:
+            io.append(("input", fwd.inputs.data[0]))
+        io.append(("output", fwd.outputs.data[0]))
+    for key, t in io:
+        out[f"ckern.{key}_shape"] = DenseArrayBase.from_list(i64, list(qtrain.tensor_shape(t)))
+        out[f"ckern.{key}_ctype"] = StringAttr(ctype_of(t))
+    return out
+
+
+@dataclass(frozen=True)
+class ConvertQTrainToCPass(ModulePass):
+    name = "convert-qtrain-to-c"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        globals_, names = _globals(op)
+        funcs: list[Operation] = []
+        arena = op.attributes.get("qtrain.arena_bytes")
+        if arena is None:
+            raise _fail("the module has no buffer plan (run qtrain-bufferize and qtrain-plan-buffers first)")
+        for fn in list(op.ops):
+            if not isinstance(fn, func.FuncOp):
+                continue
+            entry = ENTRY_POINTS.get(fn.sym_name.data)
+            if entry is None:
+                raise _fail(f"@{fn.sym_name.data} is not a device entry point (expected @train_step or @forward)")
+            check_plan(fn)
+            L = _Lowerer(op, names)
+            block = fn.body.block
+            arg_names = ["input", "target"] if entry == "odtc_train_step" else ["input"]
+            for a, nm in zip(block.args, arg_names):
+                L.args[a] = nm
+            result: ckern.RefAttr | None = None
+            for o in block.ops:
+                _lower(L, o)
+                if isinstance(o, func.ReturnOp) and o.arguments:
+                    result = L.ref(o.arguments[0])
+            if entry == "odtc_infer":
+                assert result is not None
+                t = block.ops.last.operands[0].type  # type: ignore[union-attr]
+                from odtc.passes.prune_frozen_backward import tensor_bytes
+
+                L.copy(ckern.RefAttr("arg", "output", 0, ctype_of(t)), result, tensor_bytes(t))  # type: ignore[arg-type]
+                result = None
+            L.ops.append(ckern.ReturnOp.create(properties={"value": result} if result is not None else {}))
+            body = Region(Block(L.ops))
+            funcs.append(
+                ckern.FuncOp.create(
+                    properties={
+                        "sym_name": StringAttr(entry),
+                        "arena_bytes": IntegerAttr(int(arena.value.data), i64),  # type: ignore[attr-defined]
+                    },
+                    regions=[body],
+                )
+            )
+        io = _io_attrs(op)
+        for o in list(op.ops):
+            o.detach()
+            o.erase()
+        op.body.block.add_ops([*globals_, *funcs])
+        op.attributes["ckern.arena_bytes"] = arena
+        op.attributes.update(io)
+        op.attributes.pop("qtrain.arena_bytes", None)
+
