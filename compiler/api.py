@@ -457,7 +457,8 @@ def _train_emulated(
         raise CompileError(f"{build} was compiled for host; --emulate needs --target cortex-m4, cortex-m7 or cortex-m55")
     in_numel = int(np.prod(plan.train[0][0].shape)) if plan.train else 0
     tgt_numel = int(np.prod(plan.train[0][1].shape)) if plan.train else 0
-    write_data_bin(build / "data.bin", plan.train, plan.test, in_numel, tgt_numel)
+    tgt_dtype = "<f4" if plan.train and plan.train[0][1].dtype == np.float32 else "<i4"
+    write_data_bin(build / "data.bin", plan.train, plan.test, in_numel, tgt_numel, tgt_dtype)
     try:
         make(build, target)
         run = run_emulated(build, target, [int(np.prod(shapes[n])) for n in names], timeout)

@@ -104,7 +104,7 @@ class Layout:
 
 def layout_of(module: ModuleOp) -> Layout:
     arena = int(module.attributes["ckern.arena_bytes"].value.data)  # type: ignore[attr-defined]
-    trainable = state = frozen = 0
+    trainable = state = frozen = initial = 0
     for g in module.ops:
         if isinstance(g, ckern.GlobalOp):
             n = prod(int(v) for v in g.shape.get_values()) * ELEMENT_BYTES[g.ctype.data]
@@ -114,7 +114,15 @@ def layout_of(module: ModuleOp) -> Layout:
                 frozen += n
             else:
                 state += n
-    return Layout(arena, trainable, state, frozen, trainable + state)
+            if g.kind.data != "frozen" and not _all_zero(g.init):
+                initial += n  # a flash copy odtc_init reads; all-zero storage is memset instead
+    return Layout(arena, trainable, state, frozen, initial)
+
+
+def _all_zero(init: Attribute) -> bool:
+    if isinstance(init, DenseIntOrFPElementsAttr):
+        return not any(float(v) != 0.0 for v in init.get_values())
+    return False
 
 
 def _globals(module: ModuleOp) -> list[ckern.GlobalOp]:
@@ -197,11 +205,16 @@ class _Printer:
                     raise EmitError(f"c target: unknown op {op.name} in {f.sym_name.data}")
         return ret
 
-    def source(self) -> None:
-        mod = self.module
-        for op in mod.ops:
+    def check_lowered(self) -> None:
+        for op in self.module.ops:
             if not isinstance(op, ckern.GlobalOp | ckern.FuncOp):
                 raise EmitError(f"c target: unexpected top-level op {op.name} (run convert-qtrain-to-c first)")
+        if "ckern.arena_bytes" not in self.module.attributes:
+            raise EmitError("c target: the module has no ckern.arena_bytes (run convert-qtrain-to-c first)")
+
+    def source(self) -> None:
+        mod = self.module
+        self.check_lowered()
         lay = layout_of(mod)
         funcs = _funcs(mod)
         w = self.w
@@ -213,7 +226,8 @@ class _Printer:
         w('#include "odtc_kernels.h"')
         w("")
         w(f"/* One static arena for every activation, gradient and scratch buffer: {lay.arena} bytes. */")
-        w(f"static uint64_t odtc_arena[{max(1, (lay.arena + 7) // 8)}];")
+        # 16: the largest alignment qtrain-plan-buffers may use (MAX_ALIGNMENT).
+        w(f"static _Alignas(16) uint64_t odtc_arena[{max(1, (lay.arena + 7) // 8)}];")
         w("#define ODTC_ARENA(T, off) ((T *)((uint8_t *)odtc_arena + (off)))")
         w("")
         for g in _globals(mod):
@@ -227,7 +241,7 @@ class _Printer:
             else:
                 w(f"/* {desc}: RAM, initialised by odtc_init */")
                 w(f"static {ct} {g.sym_name.data}[{n}];")
-                if np.any(vals != 0):
+                if not _all_zero(g.init):
                     w(f"static const {ct} {g.sym_name.data}_init[{n}] = {_c_array(vals, ct)};")
         w("")
         w("void odtc_init(void)")
@@ -236,7 +250,7 @@ class _Printer:
             if g.kind.data == "frozen":
                 continue
             vals = global_values(g, self.base_dir)
-            if np.any(vals != 0):
+            if not _all_zero(g.init):
                 w(f"    memcpy({g.sym_name.data}, {g.sym_name.data}_init, sizeof {g.sym_name.data});")
             else:
                 w(f"    memset({g.sym_name.data}, 0, sizeof {g.sym_name.data});")
@@ -295,6 +309,13 @@ class _Printer:
         w("    }")
         w("}")
         w("")
+        w("void odtc_param_read_range(size_t i, size_t offset, size_t count, float *dst)")
+        w("{")
+        w("    if (i < odtc_param_count() && offset <= odtc_params[i].numel && count <= odtc_params[i].numel - offset) {")
+        w("        memcpy(dst, (const float *)odtc_params[i].data + offset, count * sizeof(float));")
+        w("    }")
+        w("}")
+        w("")
         w("void odtc_param_write(size_t i, const float *src)")
         w("{")
         w("    if (odtc_param_writable(i)) {")
@@ -304,6 +325,7 @@ class _Printer:
 
     def header(self) -> None:
         mod = self.module
+        self.check_lowered()
         lay = layout_of(mod)
         input_t, target_t, output_t = _io_types(mod)
         shapes = io_shapes(mod)
@@ -314,6 +336,7 @@ class _Printer:
         w("#define ODTC_MODEL_H")
         w("")
         w("#include <stddef.h>")
+        w("#include <stdint.h>")
         w("")
         w("/* Memory (bytes). RAM: arena + trainable weights + state; flash: frozen weights and the")
         w("   initial values odtc_init copies into RAM (plus code). */")
@@ -327,6 +350,8 @@ class _Printer:
         w(f"/* input:  {input_t} {shapes['input']} (the model's input shape, NCHW for images) */")
         w(f"/* target: {target_t} {shapes['target']} */")
         w(f"/* output: {output_t} {shapes['output']} (odtc_infer) */")
+        w(f"typedef {input_t} odtc_input_t;")
+        w(f"typedef {target_t} odtc_target_t;")
         w(f"#define ODTC_INPUT_NUMEL {prod(shapes['input'])}u")
         w(f"#define ODTC_TARGET_NUMEL {prod(shapes['target'])}u")
         w(f"#define ODTC_OUTPUT_NUMEL {prod(shapes['output'])}u")
@@ -346,6 +371,8 @@ class _Printer:
         w("const char *odtc_param_name(size_t i);")
         w("size_t odtc_param_numel(size_t i);")
         w("void odtc_param_read(size_t i, float *dst);                    /* float32 copy, source layout */")
+        w("/* The same for elements [offset, offset + count) only, for readers with small buffers. */")
+        w("void odtc_param_read_range(size_t i, size_t offset, size_t count, float *dst);")
         w("/* Frozen parameters live in flash and cannot change: odtc_param_writable(i) is 0 for")
         w("   them and odtc_param_write leaves them as they are. */")
         w("int odtc_param_writable(size_t i);")

@@ -267,9 +267,11 @@ def _fn_name(op: Operation) -> str:
 
 
 def _lower_update(L: _Lowerer, op: qtrain.SgdUpdateOp | qtrain.MomentumUpdateOp | qtrain.AdamUpdateOp) -> None:
+    # The kernels see the parameter as rows of row_len elements (rows = output channels, or
+    # single elements for rank-1 parameters); a sparse gradient holds only the listed rows.
     gshape = _shape(op.grad)
-    rows = gshape[0] if len(gshape) > 1 else 1
-    row_len = prod(gshape[1:]) if len(gshape) > 1 else prod(gshape)
+    row_len = prod(gshape[1:]) if len(gshape) > 1 else 1
+    rows = prod(gshape) // row_len if row_len else 0
     ch_attr = op.channels
     if ch_attr is not None:
         ch: Attribute = ckern.IntsAttr([int(v) for v in ch_attr.get_values()])
@@ -353,8 +355,10 @@ class ConvertQTrainToCPass(ModulePass):
         if arena is None:
             raise _fail("the module has no buffer plan (run qtrain-bufferize and qtrain-plan-buffers first)")
         for fn in list(op.ops):
-            if not isinstance(fn, func.FuncOp):
+            if isinstance(fn, qtrain.ParamOp | qtrain.StateOp):
                 continue
+            if not isinstance(fn, func.FuncOp):
+                raise _fail(f"unexpected top-level op {fn.name}: the module may hold only qtrain symbols and functions")
             entry = ENTRY_POINTS.get(fn.sym_name.data)
             if entry is None:
                 raise _fail(f"@{fn.sym_name.data} is not a device entry point (expected @train_step or @forward)")

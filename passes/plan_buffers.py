@@ -24,6 +24,22 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from odtc.dialects import qtrain
+
+
+MAX_ALIGNMENT = 16
+"""The generated C declares the arena `_Alignas(16)`, so offsets may be aligned up to that."""
+
+
+def _is_bufferized(fn: func.FuncOp) -> bool:
+    """Every tensor-producing op except in-place loads carries an alias or a size."""
+    for o in fn.body.block.ops:
+        if isinstance(o, qtrain.LoadOp) or not o.results:
+            continue
+        if not any(k in o.attributes for k in ("qtrain.alias", "qtrain.bytes")):
+            return False
+    return True
+
 
 @dataclass(frozen=True)
 class Buffer:
@@ -42,19 +58,35 @@ def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 
 
+def _bytes(o: Operation, key: str) -> int | None:
+    a = o.attributes.get(key)
+    if a is None:
+        return None
+    if not isinstance(a, IntegerAttr) or int(a.value.data) < 0:
+        raise PassFailedException(f"qtrain-plan-buffers: {o.name} has a malformed {key} (expected a non-negative integer)")
+    return int(a.value.data)
+
+
 def buffers_of(fn: func.FuncOp) -> list[Buffer]:
+    """The buffers `qtrain-bufferize` annotated, validated."""
     out: list[Buffer] = []
+    n_ops = len(list(fn.body.block.ops))
     for i, o in enumerate(fn.body.block.ops):
-        b = o.attributes.get("qtrain.bytes")
-        if b is not None:
+        size = _bytes(o, "qtrain.bytes")
+        if size is not None:
             live = o.attributes.get("qtrain.live")
-            if not isinstance(live, DenseArrayBase):
+            if live is None:
                 raise PassFailedException(f"qtrain-plan-buffers: {o.name} has qtrain.bytes but no qtrain.live")
-            first, last = (int(v) for v in live.get_values())
-            out.append(Buffer(o, False, int(b.value.data), first, last))  # type: ignore[attr-defined]
-        s = o.attributes.get("qtrain.scratch_bytes")
-        if s is not None:
-            out.append(Buffer(o, True, int(s.value.data), i, i))  # type: ignore[attr-defined]
+            vals = live.get_values() if isinstance(live, DenseArrayBase) else ()
+            if len(vals) != 2 or not (i <= int(vals[0]) <= int(vals[1]) < n_ops):
+                raise PassFailedException(
+                    f"qtrain-plan-buffers: {o.name} (op #{i}) has a malformed qtrain.live {live} "
+                    f"(expected array<i64: first, last> with {i} <= first <= last < {n_ops})"
+                )
+            out.append(Buffer(o, False, size, int(vals[0]), int(vals[1])))
+        scratch = _bytes(o, "qtrain.scratch_bytes")
+        if scratch is not None:
+            out.append(Buffer(o, True, scratch, i, i))
     return out
 
 
@@ -119,18 +151,19 @@ class PlanBuffersPass(ModulePass):
     """Byte alignment of every buffer (8: enough for float, int32 and the SIMD loads)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.alignment < 1 or self.alignment & (self.alignment - 1):
-            raise PassFailedException(f"qtrain-plan-buffers: alignment must be a power of two, got {self.alignment}")
+        if self.alignment < 1 or self.alignment & (self.alignment - 1) or self.alignment > MAX_ALIGNMENT:
+            raise PassFailedException(
+                f"qtrain-plan-buffers: alignment must be a power of two up to {MAX_ALIGNMENT}, got {self.alignment}"
+            )
         module_arena = 0
         for fn in op.ops:
             if not isinstance(fn, func.FuncOp):
                 continue
+            if not _is_bufferized(fn):
+                raise PassFailedException(
+                    f"qtrain-plan-buffers: @{fn.sym_name.data} is not bufferized (run qtrain-bufferize first)"
+                )
             buffers = buffers_of(fn)
-            if not buffers and not any("qtrain.alias" in o.attributes for o in fn.body.block.ops):
-                if any(o.results for o in fn.body.block.ops if not isinstance(o, func.ReturnOp)):
-                    raise PassFailedException(
-                        f"qtrain-plan-buffers: @{fn.sym_name.data} is not bufferized (run qtrain-bufferize first)"
-                    )
             for b, off in greedy_by_size(buffers, self.alignment).items():
                 key = "qtrain.scratch_offset" if b.scratch else "qtrain.offset"
                 b.op.attributes[key] = IntegerAttr(off, i64)

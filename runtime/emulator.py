@@ -191,7 +191,7 @@ _ERROR_PATTERNS = (
 )
 
 
-def _first_error_line(output: str) -> str:
+def first_error_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for pattern in _ERROR_PATTERNS:
         for line in lines:
@@ -219,7 +219,7 @@ def _compile(cmd: list[str], what: str, timeout: float) -> None:
         raise EmulatorError(f"{what}: compiler did not finish within {timeout:g} s") from exc
     if proc.returncode != 0:
         output = proc.stderr + proc.stdout
-        raise EmulatorError(f"{what} failed: {_first_error_line(output)}", details=output)
+        raise EmulatorError(f"{what} failed: {first_error_line(output)}", details=output)
 
 
 def build_elf(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from odtc.runtime.emulator import EmulatorError, run_elf
+from odtc.runtime.emulator import EmulatorError, first_error_line, run_elf
 
 
 class BuildError(RuntimeError):
@@ -28,8 +28,7 @@ def make(build: Path, target: str | None = None, sanitize: bool = False, timeout
     except FileNotFoundError:
         raise BuildError("make is not installed") from None
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "error" in ln.lower()]
-        raise BuildError(f"building {build} failed: {(lines or [proc.stderr.strip()])[0]}")
+        raise BuildError(f"building {build} failed: {first_error_line(proc.stderr + proc.stdout)}")
     so = build / "libmodel.so"
     elf = build / "model.elf"
     chosen = target or _makefile_target(build)
@@ -96,16 +95,17 @@ class HostModel:
 
 
 def write_data_bin(path: Path, train: list[tuple[np.ndarray, np.ndarray]], test: list[tuple[np.ndarray, int]],
-                   input_numel: int, target_numel: int) -> None:
-    """The record file odtc_train_main.c reads (format in its header comment)."""
+                   input_numel: int, target_numel: int, target_dtype: str = "<i4") -> None:
+    """The record file odtc_train_main.c reads (format in its header comment); targets are
+    written in the model's target type (`<i4` class labels or `<f4` regression targets)."""
     with open(path, "wb") as f:
         f.write(b"ODTC" + struct.pack("<5I", 1, len(train), len(test), input_numel, target_numel))
         for x, y in train:
             f.write(np.ascontiguousarray(x, dtype="<f4").tobytes())
-            f.write(np.ascontiguousarray(y, dtype="<i4").tobytes())
+            f.write(np.ascontiguousarray(y, dtype=target_dtype).tobytes())
         for x, label in test:
             f.write(np.ascontiguousarray(x, dtype="<f4").tobytes())
-            tgt = np.zeros(target_numel, dtype="<i4")
+            tgt = np.zeros(target_numel, dtype=target_dtype)
             tgt[0] = label
             f.write(tgt.tobytes())
 

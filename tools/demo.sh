@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Set up odtc in .venv (first run only), compile the demo CNN and train it on the embedded
-# MNIST subset. Usage: bash tools/demo.sh [extra args for odtc train]
+# The main job: set up odtc in .venv (first run only), compile the demo CNN and its training
+# step to C for a Cortex-M4, train it on the host build for one epoch of the embedded MNIST
+# subset, then run a few training steps of the Cortex-M4 build under QEMU (when
+# arm-none-eabi-gcc and qemu-system-arm are installed) to show the instructions per step.
+# Usage: bash tools/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/odtc ]; then
@@ -8,5 +11,10 @@ if [ ! -x .venv/bin/odtc ]; then
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e .
 fi
-.venv/bin/odtc compile examples/mnist_cnn.py:model --config examples/train.toml -o build/demo
-.venv/bin/odtc train build/demo --data mnist --epochs 1 "$@"
+.venv/bin/odtc compile examples/mnist_cnn.py:model --config examples/train.toml --target cortex-m4 -o build/demo
+.venv/bin/odtc train build/demo --data mnist --epochs 1
+if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then
+  .venv/bin/odtc train build/demo --data mnist --limit 20 --emulate
+else
+  echo "(skipping the emulated Cortex-M4 run: install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+fi

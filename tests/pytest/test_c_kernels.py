@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -340,6 +342,100 @@ def test_mse_f32(lib: K.Kernels) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Portable transcendental functions (mathf.c)
+# ---------------------------------------------------------------------------------------
+
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _sweep_values() -> NDArray[np.float32]:
+    """Every 21473rd bit pattern (both signs, every exponent, subnormals, inf/NaN) plus
+    edge cases: signed zeros, the subnormal and normal extremes, the overflow and
+    underflow thresholds of exp, values around 1 for log."""
+    bits = (np.arange(200_003, dtype=np.uint64) * 21473 % 2**32).astype(np.uint32)
+    edges = np.array([0.0, -0.0, 1e-45, -1e-45, 1.1754942e-38, 1.17549435e-38, FLT_MAX, -FLT_MAX, np.inf, -np.inf,
+                      np.nan, 1.0, -1.0, 0.5, 2.0, 88.72283, 88.722839, 88.7228394, 89.0, -87.33654, -87.3365479,
+                      -103.972076, -103.97208, -103.972084, -104.0, -200.0, 1e-30, -1e-30, 0.34657359, -0.34657359],
+                     np.float32)
+    near_one = (np.float32(1.0) + np.arange(-40, 41, dtype=np.float32) * np.float32(2.0**-24)).astype(np.float32)
+    return np.concatenate([bits.view(np.float32), edges, near_one])
+
+
+def _ulp(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """ulp of float32 at |t| (2^-149 in the subnormal range)."""
+    mant, exp = np.frexp(np.abs(t))
+    return np.where(np.abs(t) < 2.0**-126, 2.0**-149, np.ldexp(1.0, exp - 24))
+
+
+def _call_each(lib: K.Kernels, name: str, xs: NDArray[np.float32]) -> NDArray[np.float32]:
+    fn = getattr(lib.lib, name)
+    return np.array([fn(float(v)) for v in xs], np.float32)
+
+
+def test_expf_accuracy(lib: K.Kernels) -> None:
+    xs = _sweep_values()
+    y = _call_each(lib, "odtc_expf", xs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.exp(xs.astype(np.float64))
+    nan = np.isnan(xs)
+    assert np.isnan(y[nan]).all()
+    over = ~nan & (t > FLT_MAX * (1 + 2.0**-25))  # rounds to inf in float
+    assert (y[over] == np.inf).all(), xs[over][y[over] != np.inf][:5]
+    ok = ~nan & ~over
+    err = np.abs(y[ok].astype(np.float64) - t[ok]) / _ulp(t[ok])
+    worst = int(np.argmax(err))
+    assert err.max() <= 1.0, f"{err.max():.3f} ulp at x = {xs[ok][worst]!r}"
+    assert odtc_bits(lib.lib.odtc_expf(float("-inf"))) == 0 and lib.lib.odtc_expf(0.0) == 1.0
+    assert lib.lib.odtc_expf(-1e-45) == 1.0 and lib.lib.odtc_expf(1e-45) == 1.0
+
+
+def odtc_bits(v: float) -> int:
+    return int(np.array([v], np.float32).view(np.uint32)[0])
+
+
+def test_logf_accuracy(lib: K.Kernels) -> None:
+    xs = _sweep_values()
+    y = _call_each(lib, "odtc_logf", xs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(xs.astype(np.float64))
+    nan = np.isnan(xs) | (xs < 0)
+    assert np.isnan(y[nan]).all(), xs[nan][~np.isnan(y[nan])][:5]
+    zero = xs == 0
+    assert (y[zero] == -np.inf).all()
+    inf = xs == np.inf
+    assert (y[inf] == np.inf).all()
+    ok = ~nan & ~zero & ~inf
+    err = np.abs(y[ok].astype(np.float64) - t[ok]) / _ulp(t[ok])
+    worst = int(np.argmax(err))
+    assert err.max() <= 1.25, f"{err.max():.3f} ulp at x = {xs[ok][worst]!r}"
+    assert lib.lib.odtc_logf(1.0) == 0.0
+
+
+def test_powi_correctly_rounded(lib: K.Kernels) -> None:
+    """odtc_powi(b, t) is the correctly rounded b^t. It equals the reference's Python
+    b ** t (glibc pow) except where glibc misrounds a value lying within ~0.01 ulp of a
+    rounding boundary (rare); even then Adam's f32 scalars f32(lr / (1 - b^t)) and
+    f32(sqrt(1 - b^t)) are the same."""
+    rng = rng_for("powi")
+    bases = [0.9, 0.999, 0.99, 0.8, 0.95, 0.9999, 0.5, 1.0, 0.0, *rng.uniform(0.0, 1.0, 20).tolist()]
+    steps = [0, 1, 2, 3, 7, 10, 100, 1000, 4097, 65536, 10**6, 2**31 - 1, *rng.integers(1, 200_000, 60).tolist()]
+    cases = [(b, int(t)) for b in bases for t in steps] + [(b, t) for t in range(1, 3000) for b in (0.9, 0.999)]
+    mismatches = 0
+    for b, t in cases:
+        got, want = lib.odtc_powi(b, t), b**t
+        if got == want:
+            continue
+        mismatches += 1
+        exact = Fraction(b) ** t
+        assert abs((Fraction(got) - exact) / Fraction(math.ulp(got))) <= Fraction(1, 2), (b, t, got)
+        assert abs(abs((Fraction(want) - exact) / Fraction(math.ulp(want))) - Fraction(1, 2)) < Fraction(1, 100), (b, t)
+        for lr in (1e-3, 0.05):
+            assert np.float32(lr / (1.0 - got)) == np.float32(lr / (1.0 - want))
+        assert np.float32(math.sqrt(1.0 - got)) == np.float32(math.sqrt(1.0 - want))
+    assert mismatches <= len(cases) // 1000
+
+
+# ---------------------------------------------------------------------------------------
 # Optimizers (bit-exact, several steps, sparse rows, mini-batch accumulation)
 # ---------------------------------------------------------------------------------------
 
@@ -432,6 +528,25 @@ def test_adam_bit_exact(lib: K.Kernels, shape: tuple, channels: list[int] | None
         if acc_c is not None:
             assert acc_r is not None
             same_bits(acc_c, acc_r)
+
+
+@pytest.mark.parametrize("start", [99, 999, 12_345, 2**20])
+def test_adam_bit_exact_late_steps(lib: K.Kernels, start: int) -> None:
+    """Bias corrections far into training (odtc_powi against the reference's pow)."""
+    rng = rng_for("adam late", start)
+    shape = (7, 5)
+    w_c = f32(rng, *shape)
+    m_c, v_c = f32(rng, *shape) * np.float32(0.1), np.abs(f32(rng, *shape)) * np.float32(0.01)
+    step_c = np.array([start], np.int32)
+    w_r, m_r, v_r, step_r = w_c.copy(), m_c.copy(), v_c.copy(), np.asarray(start, np.int32)
+    for hyper in [(1e-3, 0.9, 0.999, 1e-8), (0.05, 0.8, 0.99, 1e-6)] * 3:
+        lr, b1, b2, eps = hyper
+        g = f32(rng, *shape)
+        lib.odtc_adam_update_f32(w_c, m_c, v_c, step_c, g, None, None, shape[0], shape[1], 0, 1, lr, b1, b2, eps)
+        w_r, m_r, v_r, step_r = ref.adam_update(w_r, m_r, v_r, step_r, g, lr, b1, b2, eps)
+        same_bits(w_c, w_r)
+        same_bits(m_c, m_r)
+        same_bits(v_c, v_r)
 
 
 def test_counter_step(lib: K.Kernels) -> None:
@@ -626,7 +741,7 @@ def test_qconv2d_bit_exact(lib: K.Kernels, dsp: K.Kernels, case: tuple, variant:
     oh, ow = out_hw(case)
     sx, zx, sw, zw = _ref_qargs(p)
     fn = "odtc_conv2d_u8" if p["storage"] == U8 else "odtc_conv2d_s8"
-    scratch = np.empty(8 * o + 2 * klen, np.uint8)
+    scratch = np.empty(lib.odtc_conv2d_q8_scratch_bytes(c, groups, kh, kw, o), np.uint8)
     for b in (bias, None):
         expected = ref.qconv2d(x, sx, zx, wt, sw, zw, b, p["sy"], p["zy"], stride, pad, groups, p["act"], p["qmin"], p["qmax"])
         for impl in (lib, dsp):
@@ -889,9 +1004,10 @@ def test_arm_cross_compile(target: str, tmp_path: Path) -> None:
 
 # A C program that runs kernels on deterministic data and prints one FNV-1a hash per
 # output buffer; the host build (portable path, SSE floats) and the Cortex-M builds (DSP
-# intrinsics, single-precision FPU, newlib) must print identical lines. (The softmax
-# loss is left out: expf/logf come from different libms.) Built and run with
-# odtc.runtime.emulator (the project's startup code and linker scripts).
+# intrinsics, single-precision FPU, newlib) must print identical lines -- including the
+# softmax loss and its gradient and a sweep of odtc_expf/odtc_logf/odtc_powi, which use no
+# libm transcendental. Built and run with odtc.runtime.emulator (the project's startup
+# code and linker scripts).
 DRIVER_C = r"""/* Runs kernels on deterministic data and prints one FNV-1a hash per output buffer. */
 #include <stdio.h>
 #include <string.h>
@@ -915,7 +1031,7 @@ static uint8_t xu8[2 * 6 * 9 * 10], yu8[2 * 12 * 9 * 10];
 static int32_t bias[64], acc[4096];
 static float xf[2 * 6 * 9 * 10], wf[12 * 6 * 3 * 3], yf[2 * 12 * 9 * 10], gf[2 * 12 * 9 * 10], df[4096];
 static float mf[4096], vf[4096], af[4096];
-static uint32_t scratch_words[2048];
+static uint32_t scratch_words[4096];
 
 int main(void)
 {
@@ -1002,6 +1118,35 @@ int main(void)
     report("optimizers", af, 1080 * 4);
     float loss = odtc_mse_f32(xf, wf, 100);
     report("mse", &loss, 4);
+    /* softmax cross-entropy: 12 rows of 10 classes at three logit scales */
+    int32_t labels[12];
+    for (int i = 0; i < 12; ++i) labels[i] = (int32_t)(rnd() % 10u);
+    for (int sc = 0; sc < 3; ++sc) {
+        const float scale = sc == 0 ? 1.0f : (sc == 1 ? 30.0f : 1000.0f);
+        for (int i = 0; i < 120; ++i) yf[i] = xf[i] * scale;
+        loss = odtc_softmax_cross_entropy_f32(yf, labels, 12, 10);
+        sprintf(name, "softmax_cross_entropy/%d", sc); report(name, &loss, 4);
+        odtc_softmax_cross_entropy_f32_grad(yf, labels, df, 12, 10);
+        sprintf(name, "softmax_cross_entropy_grad/%d", sc); report(name, df, 120 * 4);
+    }
+    /* the transcendental functions themselves, over their whole range */
+    for (int f = 0; f < 2; ++f) {
+        uint32_t h = 2166136261u;
+        for (uint32_t i = 0; i < 40000u; ++i) {
+            const uint32_t bits = i * 107377u + (uint32_t)f * 12345u; /* spread over all patterns */
+            float x, r;
+            memcpy(&x, &bits, 4);
+            r = f == 0 ? odtc_expf(x) : odtc_logf(x);
+            uint32_t rb;
+            memcpy(&rb, &r, 4);
+            if (r != r) rb = 0x7FC00000u; /* NaN payloads may differ */
+            for (int b = 0; b < 4; ++b) { h ^= (rb >> (8 * b)) & 0xFFu; h *= 16777619u; }
+        }
+        printf("%s %08lx\n", f == 0 ? "expf_sweep" : "logf_sweep", (unsigned long)h);
+    }
+    double pw[8];
+    for (int i = 0; i < 8; ++i) pw[i] = odtc_powi(i & 1 ? 0.999 : 0.9, 1 + i * 7919);
+    report("powi", pw, sizeof pw);
     return 0;
 }
 """

@@ -27,14 +27,18 @@ def test_print_pipeline_replays_in_odtc_opt(tmp_path: Path) -> None:
     assert (tmp_path / "b" / "pipeline.txt").read_text().strip() == pipeline
     o = run("odtc-opt", str(tmp_path / "b" / "model.mlir"), "-p", pipeline)
     assert o.returncode == 0, o.stderr
-    assert o.stdout.strip() == (tmp_path / "b" / "train_step.mlir").read_text().strip()
-    assert "momentum_update" in o.stdout and "accumulate" in o.stdout
+    assert o.stdout.strip() == (tmp_path / "b" / "model.ckern.mlir").read_text().strip()
+    assert "odtc_momentum_update_f32" in o.stdout and "ckern.deref" in o.stdout
+    c_src = run("odtc-opt", str(tmp_path / "b" / "model.mlir"), "-p", pipeline, "-t", "c")
+    assert c_src.returncode == 0, c_src.stderr
+    assert c_src.stdout == (tmp_path / "b" / "model.c").read_text()
 
 
 def test_print_ir_after_all_names_every_pass(tmp_path: Path) -> None:
     c = run("odtc", "compile", "examples/mnist_cnn.py:model", "-o", str(tmp_path / "b"), "--print-ir-after-all")
     assert c.returncode == 0, c.stderr
-    for name in ("qtrain-fold-batchnorm", "qtrain-mark-trainable", "qtrain-autodiff", "qtrain-prune-frozen-backward"):
+    for name in ("qtrain-fold-batchnorm", "qtrain-mark-trainable", "qtrain-autodiff", "qtrain-prune-frozen-backward",
+                 "qtrain-bufferize", "qtrain-plan-buffers", "convert-qtrain-to-c"):
         assert f"IR after {name} " in c.stdout
 
 

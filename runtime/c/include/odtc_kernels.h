@@ -65,12 +65,26 @@ extern "C" {
 #define ODTC_S16 2 /* int16_t, [-32768, 32767] */
 #define ODTC_S32 3 /* int32_t, [INT32_MIN, INT32_MAX] */
 
-/* Scratch sizes in bytes of the quantized layers (4-byte aligned buffers): the per-output-
- * channel multipliers and shifts (2 x o int32) followed by one im2col patch of
- * I*KH*KW = (c / groups)*kh*kw int16 values (conv) or one input row of k int16 (dense). */
-#define ODTC_CONV2D_Q8_SCRATCH_BYTES(c, groups, kh, kw, o) \
-    ((size_t)8u * (size_t)(o) + (size_t)2u * (size_t)((c) / (groups)) * (size_t)(kh) * (size_t)(kw))
+/* Scratch sizes in bytes of the quantized layers (4-byte aligned buffers).
+ * conv: the per-output-channel multipliers and shifts (2 x o int32) followed by a
+ * workspace of max(ODTC_Q8_WORKSPACE_BYTES, one im2col patch of I*KH*KW int16 (portable
+ * path), the minimum of the DSP band engine: 4 * (o/groups + P * (3 kw + 8)) with
+ * P = ceil(I*KH / 2) pair rows) -- 8 KiB for any usual layer. The DSP path fits a block of
+ * packed weights and a band of input rows into the workspace (see conv2d_s8.c); a bigger
+ * fixed size means fewer re-packed bands, not a different result.
+ * dense: multipliers and shifts (2 x o int32) and one input row of k int16.
+ * odtc_conv2d_q8_scratch_bytes / odtc_dense_q8_scratch_bytes return the same values. */
+#define ODTC_Q8_WORKSPACE_BYTES ((size_t)8192u)
+#define ODTC_Q8_MAX_(a, b) ((a) > (b) ? (a) : (b))
+#define ODTC_CONV2D_Q8_SCRATCH_BYTES(c, groups, kh, kw, o)                                              \
+    ((size_t)8u * (size_t)(o) +                                                                          \
+     ODTC_Q8_MAX_(ODTC_Q8_MAX_(ODTC_Q8_WORKSPACE_BYTES,                                                  \
+                               (size_t)2u * (size_t)((c) / (groups)) * (size_t)(kh) * (size_t)(kw)),    \
+                  (size_t)4u * ((size_t)((o) / (groups)) +                                               \
+                                ((size_t)((c) / (groups)) * (size_t)(kh) + 1u) / 2u * (3u * (size_t)(kw) + 8u))))
 #define ODTC_DENSE_Q8_SCRATCH_BYTES(k, o) ((size_t)8u * (size_t)(o) + (size_t)2u * (size_t)(k))
+size_t odtc_conv2d_q8_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int32_t kw, int32_t o);
+size_t odtc_dense_q8_scratch_bytes(int32_t k, int32_t o);
 
 /* Floor-mode output size (in + before + after - k) / stride + 1 (>= 1 for valid shapes). */
 int32_t odtc_conv_out_size(int32_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after);
@@ -189,7 +203,25 @@ void odtc_batchnorm_f32_grad_gamma(const float *dy, const float *x, const float 
 void odtc_batchnorm_f32_grad_beta(const float *dy, float *dbeta, int32_t n, int32_t c, int32_t hw);
 
 /* =====================================================================================
+ * Portable transcendental functions (mathf.c): IEEE +, -, *, / and bit manipulation only,
+ * so they return the same bits on the host and on every Cortex-M target (libm does not:
+ * newlib's Cortex-M4 expf/logf differ from glibc in the last bits). Every kernel uses
+ * these instead of libm; only sqrtf/sqrt (IEEE-exact everywhere) come from libm.
+ * ===================================================================================== */
+
+/* e^x within 1 ulp; exp(-inf) = 0, exp(+inf) = inf, overflow -> inf, gradual underflow,
+ * NaN -> NaN. */
+float odtc_expf(float x);
+/* ln x within 1.2 ulp; log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN -> NaN. */
+float odtc_logf(float x);
+/* base^n for n >= 0 (n < 0 gives 1): double-double binary exponentiation rounded once,
+ * i.e. the correctly rounded double. (glibc pow, hence Python's float ** int, misrounds
+ * rare values within ~0.01 ulp of a boundary: one double ulp apart, same f32 results.) */
+double odtc_powi(double base, int32_t n);
+
+/* =====================================================================================
  * fp32 losses (loss_f32.c); logits [n, classes], labels int32 in [0, classes)
+ * exp/log are odtc_expf/odtc_logf: identical results on every target.
  * ===================================================================================== */
 
 /* Mean over rows of (m + logf(sum_j expf(l_j - m))) - l_label, m = row max. */
@@ -223,7 +255,8 @@ void odtc_momentum_update_f32(float *w, float *v, const float *g, float *acc,
                               const int32_t *channels, int32_t rows, size_t row_len,
                               int32_t batch_pos, int32_t every, float lr, float momentum);
 /* Adam (PyTorch), exactly reference.adam_update: *step += 1 = t;
- * double bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t), step_size = lr / bc1;
+ * double bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t) (pow = odtc_powi),
+ * step_size = lr / bc1;
  * m = f32(beta1) * m + f32(1 - beta1) * g;  v = f32(beta2) * v + (f32(1 - beta2) * g) * g;
  * denom = sqrtf(v) / f32(sqrt(bc2)) + f32(eps);  w = w - (f32(step_size) * m) / denom.
  * (The double arithmetic is scalar, once per call.) */
@@ -375,5 +408,180 @@ void odtc_mac2_s8(int32_t *acc, const int8_t *w0, int32_t z0, int32_t e0,
 #ifdef __cplusplus
 }
 #endif
+
+/* =====================================================================================
+ * Library-internal: the Arm DSP primitives shared by the quantized kernel sources
+ * (compiled only when a kernel source defines ODTC_KERNEL_IMPL before including this
+ * header; generated code never sees it).
+ *
+ * ODTC_DSP is defined when the SIMD code paths are compiled: on cores with
+ * __ARM_FEATURE_DSP (real instructions; inline asm where GCC's ACLE has no intrinsic or
+ * does not fuse the operand rotation/packing), or on any host with -DODTC_EMULATE_DSP
+ * (C models with the ARMv7E-M semantics, for testing). -DODTC_NO_DSP forces the portable
+ * path (benchmark baseline). Lanes: "(a, b)" is a 32-bit word with a in bits 0..15 and b
+ * in bits 16..31; little-endian targets only.
+ * ===================================================================================== */
+#if defined(ODTC_KERNEL_IMPL)
+#include <string.h>
+
+#if defined(__GNUC__)
+#define ODTC_ALWAYS_INLINE inline __attribute__((always_inline))
+#define ODTC_NOINLINE __attribute__((noinline))
+#else
+#define ODTC_ALWAYS_INLINE inline
+#define ODTC_NOINLINE
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && !defined(ODTC_NO_DSP) && !defined(ODTC_EMULATE_DSP)
+#include <arm_acle.h>
+#define ODTC_DSP 1
+/* bytes 0 and 2 sign-extended to lanes: (b0, b2); of x rotated right by 8: (b1, b3) */
+static ODTC_ALWAYS_INLINE uint32_t dsp_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
+static ODTC_ALWAYS_INLINE uint32_t dsp_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static ODTC_ALWAYS_INLINE uint32_t dsp_uxtb16(uint32_t x) { return (uint32_t)__uxtb16((uint8x4_t)x); }
+static ODTC_ALWAYS_INLINE uint32_t dsp_uxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+/* lane-wise a - b */
+static ODTC_ALWAYS_INLINE uint32_t dsp_ssub16(uint32_t a, uint32_t b)
+{
+    return (uint32_t)__ssub16((int16x2_t)a, (int16x2_t)b);
+}
+/* acc + a.lo * b.lo + a.hi * b.hi (wrapping) */
+static ODTC_ALWAYS_INLINE int32_t dsp_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlad((int16x2_t)a, (int16x2_t)b, acc);
+}
+/* (a.lo, b.lo): PKHBT */
+static ODTC_ALWAYS_INLINE uint32_t dsp_pack_lo(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* (a.hi, b.hi): PKHTB */
+static ODTC_ALWAYS_INLINE uint32_t dsp_pack_hi(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* c + ((a * b + 2^31) >> 32): SMMLAR */
+static ODTC_ALWAYS_INLINE int32_t dsp_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+/* lo lane of a times lo/hi lane of b, plus acc: SMLABB / SMLABT */
+static ODTC_ALWAYS_INLINE int32_t dsp_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+static ODTC_ALWAYS_INLINE int32_t dsp_smlabt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabt((int32_t)a, (int32_t)b, acc);
+}
+/* a + (b0, b2) and a + (b1, b3) lane-wise, bytes sign- / zero-extended: SXTAB16 / UXTAB16 */
+static ODTC_ALWAYS_INLINE uint32_t dsp_sxtab16(uint32_t a, uint32_t x)
+{
+    return (uint32_t)__sxtab16((int16x2_t)a, (int8x4_t)x);
+}
+static ODTC_ALWAYS_INLINE uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+static ODTC_ALWAYS_INLINE uint32_t dsp_uxtab16(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("uxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+static ODTC_ALWAYS_INLINE uint32_t dsp_uxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("uxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+/* lane-wise a + b (wrapping) */
+static ODTC_ALWAYS_INLINE uint32_t dsp_sadd16(uint32_t a, uint32_t b)
+{
+    return (uint32_t)__sadd16((int16x2_t)a, (int16x2_t)b);
+}
+#define dsp_ssat8(v) __ssat((v), 8)
+#define dsp_usat8(v) __usat((v), 8)
+#elif defined(ODTC_EMULATE_DSP) && !defined(ODTC_NO_DSP)
+#define ODTC_DSP 1
+static inline uint32_t dsp_lanes(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | (((uint32_t)hi & 0xFFFFu) << 16); }
+static inline int32_t dsp_lo(uint32_t x) { return (int16_t)(x & 0xFFFFu); }
+static inline int32_t dsp_hi(uint32_t x) { return (int16_t)(x >> 16); }
+static inline uint32_t dsp_sxtb16(uint32_t x) { return dsp_lanes((int8_t)(x & 0xFFu), (int8_t)((x >> 16) & 0xFFu)); }
+static inline uint32_t dsp_sxtb16_ror8(uint32_t x) { return dsp_sxtb16((x >> 8) | (x << 24)); }
+static inline uint32_t dsp_uxtb16(uint32_t x) { return x & 0x00FF00FFu; }
+static inline uint32_t dsp_uxtb16_ror8(uint32_t x) { return ((x >> 8) | (x << 24)) & 0x00FF00FFu; }
+static inline uint32_t dsp_ssub16(uint32_t a, uint32_t b) { return dsp_lanes(dsp_lo(a) - dsp_lo(b), dsp_hi(a) - dsp_hi(b)); }
+static inline int32_t dsp_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    /* the hardware adds modulo 2^32 (setting Q on overflow) */
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_lo(a) * dsp_lo(b)) + (uint32_t)(dsp_hi(a) * dsp_hi(b)));
+}
+static inline uint32_t dsp_pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
+static inline uint32_t dsp_pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
+static inline int32_t dsp_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    const uint64_t v = ((uint64_t)(uint32_t)c << 32) + (uint64_t)((int64_t)a * b) + 0x80000000u;
+    return (int32_t)(uint32_t)(v >> 32);
+}
+static inline int32_t dsp_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_lo(a) * dsp_lo(b)));
+}
+static inline int32_t dsp_smlabt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_lo(a) * dsp_hi(b)));
+}
+static inline uint32_t dsp_sxtab16(uint32_t a, uint32_t x) { return dsp_lanes(dsp_lo(a) + (int8_t)(x & 0xFFu), dsp_hi(a) + (int8_t)((x >> 16) & 0xFFu)); }
+static inline uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x) { return dsp_sxtab16(a, (x >> 8) | (x << 24)); }
+static inline uint32_t dsp_uxtab16(uint32_t a, uint32_t x) { return dsp_lanes(dsp_lo(a) + (int32_t)(x & 0xFFu), dsp_hi(a) + (int32_t)((x >> 16) & 0xFFu)); }
+static inline uint32_t dsp_uxtab16_ror8(uint32_t a, uint32_t x) { return dsp_uxtab16(a, (x >> 8) | (x << 24)); }
+static inline uint32_t dsp_sadd16(uint32_t a, uint32_t b) { return dsp_lanes(dsp_lo(a) + dsp_lo(b), dsp_hi(a) + dsp_hi(b)); }
+static inline int32_t dsp_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+static inline int32_t dsp_usat8(int32_t v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+#endif
+
+#if defined(ODTC_DSP)
+/* Unaligned word access (LDR/STR handle it on ARMv7E-M; a plain memcpy on hosts). */
+static ODTC_ALWAYS_INLINE uint32_t dsp_load32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static ODTC_ALWAYS_INLINE void dsp_store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+/* (v, v) */
+static ODTC_ALWAYS_INLINE uint32_t dsp_splat16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x00010001u; }
+
+/* gemmlowp MultiplyByQuantizedMultiplier(acc, m, -e) for e >= 1 and |acc| < 2^29, taking
+ * acc2 = 2 acc and rnd = 2^(e-1) (plus any multiple of 2^e, which passes through the shift
+ * exactly): SMMLAR(acc2, m, rnd) = SaturatingRoundingDoublingHighMul(acc, m) + rnd, since
+ * (2 acc m + 2^31) >> 32 = (acc m + 2^30) >> 31 is gemmlowp's nudged truncation; then
+ * RoundingDivideByPOT(t, e) = (t + 2^(e-1) - (t < 0)) >> e, where t < 0 may be replaced by
+ * acc < 0 (they differ only when t = 0, and then both give 0 for e >= 1). */
+static ODTC_ALWAYS_INLINE int32_t dsp_requant_fast(int32_t acc2, int32_t m, int32_t rnd, int32_t e)
+{
+    return (dsp_smmlar(acc2, m, rnd) + (acc2 >> 31)) >> e;
+}
+#endif
+#endif /* ODTC_KERNEL_IMPL */
 
 #endif /* ODTC_KERNELS_H */

@@ -12,79 +12,26 @@
  * results. ODTC_EMULATE_DSP compiles the DSP path on any host against C models of the
  * intrinsics, so the tests can check it against the portable path without an Arm core.
  * Both paths assume a little-endian target. */
-#include <string.h>
-
+#define ODTC_KERNEL_IMPL /* the DSP primitives of odtc_kernels.h */
 #include "odtc_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-#define ODTC_DSP 1
-static inline uint32_t dsp_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
-static inline uint32_t dsp_uxtb16(uint32_t x) { return (uint32_t)__uxtb16((uint8x4_t)x); }
-static inline uint32_t dsp_ssub16(uint32_t a, uint32_t b)
-{
-    return (uint32_t)__ssub16((int16x2_t)a, (int16x2_t)b);
-}
-static inline int32_t dsp_smlad(uint32_t a, uint32_t b, int32_t acc)
-{
-    return __smlad((int16x2_t)a, (int16x2_t)b, acc);
-}
-#elif defined(ODTC_EMULATE_DSP)
-#define ODTC_DSP 1
-/* C models of the ACLE intrinsics (ARMv7E-M semantics). */
-static inline uint32_t lane_pack(int32_t lo, int32_t hi)
-{
-    return ((uint32_t)lo & 0xFFFFu) | (((uint32_t)hi & 0xFFFFu) << 16);
-}
-static inline int32_t lane_lo(uint32_t x) { return (int16_t)(x & 0xFFFFu); }
-static inline int32_t lane_hi(uint32_t x) { return (int16_t)(x >> 16); }
-static inline uint32_t dsp_sxtb16(uint32_t x)
-{
-    return lane_pack((int8_t)(x & 0xFFu), (int8_t)((x >> 16) & 0xFFu));
-}
-static inline uint32_t dsp_uxtb16(uint32_t x) { return x & 0x00FF00FFu; }
-static inline uint32_t dsp_ssub16(uint32_t a, uint32_t b)
-{
-    return lane_pack(lane_lo(a) - lane_lo(b), lane_hi(a) - lane_hi(b));
-}
-static inline int32_t dsp_smlad(uint32_t a, uint32_t b, int32_t acc)
-{
-    /* the hardware adds modulo 2^32 (setting Q on overflow) */
-    const uint32_t p = (uint32_t)(lane_lo(a) * lane_lo(b)) + (uint32_t)(lane_hi(a) * lane_hi(b));
-    return (int32_t)((uint32_t)acc + p);
-}
-#endif
-
 #if defined(ODTC_DSP)
-static inline uint32_t ror8(uint32_t x) { return (x >> 8) | (x << 24); } /* one ROR; ACLE has no __ror */
-static inline uint32_t load32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v); /* unaligned LDR on ARMv7E-M */
-    return v;
-}
-static inline void store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
-/* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
-static inline uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
-static inline uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
-static inline uint32_t splat16(int32_t v) { return ((uint32_t)v & 0xFFFFu) * 0x00010001u; }
-
 /* Four bytes at p widened to lanes (b0, b1) in *lo and (b2, b3) in *hi. */
 static inline void widen4_s8(const int8_t *p, uint32_t *lo, uint32_t *hi)
 {
-    const uint32_t v = load32(p);
+    const uint32_t v = dsp_load32(p);
     const uint32_t b02 = dsp_sxtb16(v);
-    const uint32_t b13 = dsp_sxtb16(ror8(v));
-    *lo = pack_lo(b02, b13);
-    *hi = pack_hi(b02, b13);
+    const uint32_t b13 = dsp_sxtb16_ror8(v);
+    *lo = dsp_pack_lo(b02, b13);
+    *hi = dsp_pack_hi(b02, b13);
 }
 static inline void widen4_u8(const uint8_t *p, uint32_t *lo, uint32_t *hi)
 {
-    const uint32_t v = load32(p);
+    const uint32_t v = dsp_load32(p);
     const uint32_t b02 = dsp_uxtb16(v);
-    const uint32_t b13 = dsp_uxtb16(ror8(v));
-    *lo = pack_lo(b02, b13);
-    *hi = pack_hi(b02, b13);
+    const uint32_t b13 = dsp_uxtb16_ror8(v);
+    *lo = dsp_pack_lo(b02, b13);
+    *hi = dsp_pack_hi(b02, b13);
 }
 #endif
 
@@ -92,12 +39,12 @@ void odtc_offset_s8_to_s16(const int8_t *x, int32_t x_zero_point, int16_t *a, in
 {
     int32_t i = 0;
 #if defined(ODTC_DSP)
-    const uint32_t zz = splat16(x_zero_point);
+    const uint32_t zz = dsp_splat16(x_zero_point);
     for (; i + 4 <= len; i += 4) {
         uint32_t lo, hi;
         widen4_s8(x + i, &lo, &hi);
-        store32(a + i, dsp_ssub16(lo, zz));
-        store32(a + i + 2, dsp_ssub16(hi, zz));
+        dsp_store32(a + i, dsp_ssub16(lo, zz));
+        dsp_store32(a + i + 2, dsp_ssub16(hi, zz));
     }
 #endif
     for (; i < len; ++i) {
@@ -109,12 +56,12 @@ void odtc_offset_u8_to_s16(const uint8_t *x, int32_t x_zero_point, int16_t *a, i
 {
     int32_t i = 0;
 #if defined(ODTC_DSP)
-    const uint32_t zz = splat16(x_zero_point);
+    const uint32_t zz = dsp_splat16(x_zero_point);
     for (; i + 4 <= len; i += 4) {
         uint32_t lo, hi;
         widen4_u8(x + i, &lo, &hi);
-        store32(a + i, dsp_ssub16(lo, zz));
-        store32(a + i + 2, dsp_ssub16(hi, zz));
+        dsp_store32(a + i, dsp_ssub16(lo, zz));
+        dsp_store32(a + i + 2, dsp_ssub16(hi, zz));
     }
 #endif
     for (; i < len; ++i) {
@@ -129,10 +76,10 @@ void odtc_dot_layout_s16(int16_t *a, int32_t len)
      * (w0, w2) and, of the bytes rotated by 8, (w1, w3); with the activations in the same
      * lane order every SMLAD needs no repacking in the dot-product loops. */
     for (int32_t i = 0; i + 4 <= len; i += 4) {
-        const uint32_t a01 = load32(a + i);
-        const uint32_t a23 = load32(a + i + 2);
-        store32(a + i, pack_lo(a01, a23));
-        store32(a + i + 2, pack_hi(a01, a23));
+        const uint32_t a01 = dsp_load32(a + i);
+        const uint32_t a23 = dsp_load32(a + i + 2);
+        dsp_store32(a + i, dsp_pack_lo(a01, a23));
+        dsp_store32(a + i + 2, dsp_pack_hi(a01, a23));
     }
 #else
     (void)a;
@@ -141,18 +88,13 @@ void odtc_dot_layout_s16(int16_t *a, int32_t len)
 }
 
 #if defined(ODTC_DSP)
-#if defined(__GNUC__)
-#define ODTC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ODTC_ALWAYS_INLINE inline
-#endif
 /* Lanes (w0 - z, w2 - z) and (w1 - z, w3 - z) of four weight bytes; `sub` is a constant
  * at every (inlined) call, so the symmetric case carries no subtraction. */
 static ODTC_ALWAYS_INLINE void weight_lanes(const int8_t *p, uint32_t zz, int sub, uint32_t *w02, uint32_t *w13)
 {
-    const uint32_t v = load32(p);
+    const uint32_t v = dsp_load32(p);
     *w02 = dsp_sxtb16(v);
-    *w13 = dsp_sxtb16(ror8(v));
+    *w13 = dsp_sxtb16_ror8(v);
     if (sub) {
         *w02 = dsp_ssub16(*w02, zz);
         *w13 = dsp_ssub16(*w13, zz);
@@ -166,8 +108,8 @@ static ODTC_ALWAYS_INLINE int32_t dot_quads(const int16_t *a, const int8_t *b0, 
     int32_t i = 0;
     int32_t s0 = 0, s1 = 0;
     for (; i + 4 <= len; i += 4) {
-        const uint32_t a02 = load32(a + i);
-        const uint32_t a13 = load32(a + i + 2);
+        const uint32_t a02 = dsp_load32(a + i);
+        const uint32_t a13 = dsp_load32(a + i + 2);
         uint32_t w02, w13;
         weight_lanes(b0 + i, z0, sub, &w02, &w13);
         s0 = dsp_smlad(a02, w02, s0);
@@ -190,7 +132,7 @@ int32_t odtc_dot_s16_s8(const int16_t *a, const int8_t *b, int32_t b_zero_point,
     int32_t i = 0;
 #if defined(ODTC_DSP)
     int32_t unused;
-    const uint32_t zz = splat16(b_zero_point);
+    const uint32_t zz = dsp_splat16(b_zero_point);
     if (b_zero_point == 0) {
         i = dot_quads(a, b, zz, b, zz, len, 0, 0, &acc, &unused);
     } else {
@@ -209,8 +151,8 @@ void odtc_dot2_s16_s8(const int16_t *a, const int8_t *b0, int32_t b0_zero_point,
     int32_t acc0 = 0, acc1 = 0;
     int32_t i = 0;
 #if defined(ODTC_DSP)
-    const uint32_t z0 = splat16(b0_zero_point);
-    const uint32_t z1 = splat16(b1_zero_point);
+    const uint32_t z0 = dsp_splat16(b0_zero_point);
+    const uint32_t z1 = dsp_splat16(b1_zero_point);
     if (b0_zero_point == 0 && b1_zero_point == 0) {
         i = dot_quads(a, b0, z0, b1, z1, len, 0, 1, &acc0, &acc1);
     } else {
@@ -232,13 +174,13 @@ static ODTC_ALWAYS_INLINE int32_t mac2_quads(int32_t *acc, const int8_t *w0, con
 {
     int32_t k = 0;
     for (; k + 4 <= len; k += 4) {
-        const uint32_t va = load32(w0 + k);
-        const uint32_t vb = load32(w1 + k);
-        const uint32_t a02 = dsp_sxtb16(va), a13 = dsp_sxtb16(ror8(va));
-        const uint32_t b02 = dsp_sxtb16(vb), b13 = dsp_sxtb16(ror8(vb));
+        const uint32_t va = dsp_load32(w0 + k);
+        const uint32_t vb = dsp_load32(w1 + k);
+        const uint32_t a02 = dsp_sxtb16(va), a13 = dsp_sxtb16_ror8(va);
+        const uint32_t b02 = dsp_sxtb16(vb), b13 = dsp_sxtb16_ror8(vb);
         /* lanes (w0[k+j] - z0, w1[k+j] - z1) for j = 0..3 */
-        uint32_t p0 = pack_lo(a02, b02), p1 = pack_lo(a13, b13);
-        uint32_t p2 = pack_hi(a02, b02), p3 = pack_hi(a13, b13);
+        uint32_t p0 = dsp_pack_lo(a02, b02), p1 = dsp_pack_lo(a13, b13);
+        uint32_t p2 = dsp_pack_hi(a02, b02), p3 = dsp_pack_hi(a13, b13);
         if (sub) {
             p0 = dsp_ssub16(p0, zz);
             p1 = dsp_ssub16(p1, zz);
@@ -259,8 +201,8 @@ void odtc_mac2_s8(int32_t *acc, const int8_t *w0, int32_t z0, int32_t e0,
 {
     int32_t k = 0;
 #if defined(ODTC_DSP)
-    const uint32_t ee = pack_lo(splat16(e0), splat16(e1)); /* lanes (e0, e1) */
-    const uint32_t zz = pack_lo(splat16(z0), splat16(z1)); /* lanes (z0, z1) */
+    const uint32_t ee = dsp_pack_lo(dsp_splat16(e0), dsp_splat16(e1)); /* lanes (e0, e1) */
+    const uint32_t zz = dsp_pack_lo(dsp_splat16(z0), dsp_splat16(z1)); /* lanes (z0, z1) */
     if (z0 == 0 && z1 == 0) {
         k = mac2_quads(acc, w0, w1, ee, zz, 0, len);
     } else {

@@ -1,7 +1,7 @@
 /* fp32 losses: softmax cross-entropy (mean over the batch, integer labels) and mean
- * squared error, with their gradients. The softmax is max-shifted, so no expf overflows. */
-#include <math.h>
-
+ * squared error, with their gradients. The softmax is max-shifted, so no exp overflows.
+ * exp and log are odtc_expf/odtc_logf (mathf.c), not libm's: they give the same bits on
+ * the host and on every Cortex-M target, so losses and gradients do too. */
 #include "odtc_kernels.h"
 
 static float row_max(const float *l, int32_t classes)
@@ -19,7 +19,7 @@ static float row_expsum(const float *l, int32_t classes, float m)
 {
     float s = 0.0f;
     for (int32_t j = 0; j < classes; ++j) {
-        s += expf(l[j] - m);
+        s += odtc_expf(l[j] - m);
     }
     return s;
 }
@@ -31,7 +31,7 @@ float odtc_softmax_cross_entropy_f32(const float *logits, const int32_t *labels,
     for (int32_t ni = 0; ni < n; ++ni) {
         const float *l = logits + (size_t)ni * classes;
         const float m = row_max(l, classes);
-        const float lse = m + logf(row_expsum(l, classes, m));
+        const float lse = m + odtc_logf(row_expsum(l, classes, m));
         total += lse - l[labels[ni]];
     }
     return total / (float)n;
@@ -47,7 +47,7 @@ void odtc_softmax_cross_entropy_f32_grad(const float *logits, const int32_t *lab
         const float m = row_max(l, classes);
         const float s = row_expsum(l, classes, m);
         for (int32_t j = 0; j < classes; ++j) {
-            float p = expf(l[j] - m) / s;
+            float p = odtc_expf(l[j] - m) / s;
             if (j == labels[ni]) {
                 p = p - 1.0f;
             }

@@ -3,8 +3,9 @@
  *
  * Bit-exact with odtc.runtime.reference: every element-wise expression is evaluated in
  * float in the reference's order (build with -ffp-contract=off so that no multiply-add is
- * fused); Adam's bias corrections are double scalars computed once per call with the same
- * libm pow/sqrt the reference's Python uses. */
+ * fused); Adam's bias corrections are double scalars computed once per call: beta^t with
+ * odtc_powi (mathf.c: correctly rounded like the reference's Python float ** int, and
+ * identical on every target, unlike libm pow), sqrt from libm (IEEE-exact everywhere). */
 #include <math.h>
 
 #include "odtc_kernels.h"
@@ -86,8 +87,8 @@ void odtc_adam_update_f32(float *w, float *m, float *v, int32_t *step, const flo
     }
     const int32_t t = *step + 1;
     *step = t;
-    const double bc1 = 1.0 - pow(beta1, (double)t);
-    const double bc2 = 1.0 - pow(beta2, (double)t);
+    const double bc1 = 1.0 - odtc_powi(beta1, t);
+    const double bc2 = 1.0 - odtc_powi(beta2, t);
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float b1 = (float)beta1;

@@ -1,5 +1,5 @@
-/* Quantization arithmetic: the fixed-point multiplier (TFLite QuantizeMultiplier, frexpf
- * based), gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT, the fused
+/* Quantization arithmetic: the fixed-point multiplier (TFLite QuantizeMultiplier, frexp
+ * semantics read from the float's bits), gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT, the fused
  * activation range, and the element-wise quantize / dequantize / requantize kernels.
  *
  * Everything here is bit-exact with odtc.runtime.reference (module docstring, rules 1-7).
@@ -7,6 +7,7 @@
  * single-precision FPU): for f32 inputs every step the reference evaluates in double is
  * exact in float, or is replaced by an exact integer computation. */
 #include <math.h>
+#include <string.h>
 
 #include "odtc_kernels.h"
 
@@ -60,19 +61,23 @@ void odtc_quantize_multiplier(float real, int32_t *multiplier, int32_t *shift)
 {
     *multiplier = 0;
     *shift = 0;
-    if (!(real > 0.0f) || isinf(real)) {
-        return; /* 0 (and the unsupported negative / NaN / inf inputs) */
+    /* real = m * 2^e with m in [0.5, 1) (frexp). m has at most 24 significant bits, so
+     * m * 2^31 is an exact integer below 2^31: the reference's round-half-away of that
+     * product is the product itself, and its "2^31 becomes 2^30, shift + 1" case cannot
+     * occur for an f32 input. Read straight from the bits: for a normal positive float,
+     * e = biased exponent - 126 and m * 2^31 = (1.fraction * 2^23) << 7. 0, negative,
+     * NaN and inf give (0, 0); subnormals have e < -31 and flush to (0, 0). */
+    uint32_t bits;
+    memcpy(&bits, &real, sizeof bits);
+    const uint32_t biased = bits >> 23; /* the sign bit makes negative values > 255 */
+    if (biased == 0 || biased >= 255u) {
+        return;
     }
-    int e = 0;
-    const float m = frexpf(real, &e); /* real = m * 2^e, m in [0.5, 1) */
-    /* m has at most 24 significant bits, so m * 2^31 is an exact integer below 2^31: the
-     * reference's round-half-away of that product is the product itself, and its
-     * "2^31 becomes 2^30, shift + 1" case cannot occur for an f32 input. */
-    const int32_t q = (int32_t)(m * 2147483648.0f);
+    const int32_t e = (int32_t)biased - 126;
     if (e < -31) {
         return;
     }
-    *multiplier = q;
+    *multiplier = (int32_t)(((bits & 0x007FFFFFu) | 0x00800000u) << 7);
     *shift = e;
 }
 

@@ -10,8 +10,9 @@
  *   @odtc correct <n> <of>
  *
  * data.bin (little-endian): magic "ODTC", u32 version 1, u32 train records, u32 test
- * records, u32 input numel, u32 target numel; then each record as input float32[numel]
- * followed by target int32[numel] (test records: target is the class label).
+ * records, u32 input numel, u32 target numel; then each record as input odtc_input_t[numel]
+ * followed by target odtc_target_t[numel] (model.h: float32 for regression targets, int32
+ * class labels for cross-entropy; test records hold the class label).
  * trained.bin: for each parameter in odtc_param order, numel float32.
  */
 #include <stdint.h>
@@ -21,10 +22,12 @@
 #include "model.h"
 #include "odtc_platform.h"
 
-static float input_buf[ODTC_INPUT_NUMEL];
-static int32_t target_buf[ODTC_TARGET_NUMEL > 0 ? ODTC_TARGET_NUMEL : 1];
+static odtc_input_t input_buf[ODTC_INPUT_NUMEL];
+static odtc_target_t target_buf[ODTC_TARGET_NUMEL > 0 ? ODTC_TARGET_NUMEL : 1];
 static float output_buf[ODTC_OUTPUT_NUMEL];
-static float param_buf[ODTC_MAX_PARAM_NUMEL];
+/* Trained parameters go out in chunks: no buffer the size of the largest parameter. */
+#define PARAM_CHUNK 256u
+static float param_chunk[PARAM_CHUNK];
 
 static int read_u32(FILE *f, uint32_t *v)
 {
@@ -58,8 +61,8 @@ int main(void)
     odtc_counter_start();
     uint64_t min_ins = UINT64_MAX, max_ins = 0, total_ins = 0;
     for (uint32_t step = 0; step < n_train; ++step) {
-        if (fread(input_buf, sizeof(float), in_numel, f) != in_numel ||
-            fread(target_buf, sizeof(int32_t), tgt_numel, f) != tgt_numel) {
+        if (fread(input_buf, sizeof(odtc_input_t), in_numel, f) != in_numel ||
+            fread(target_buf, sizeof(odtc_target_t), tgt_numel, f) != tgt_numel) {
             printf("odtc: data.bin ends early at training record %u\n", (unsigned)step);
             return 4;
         }
@@ -77,8 +80,8 @@ int main(void)
     }
     uint32_t correct = 0;
     for (uint32_t i = 0; i < n_test; ++i) {
-        if (fread(input_buf, sizeof(float), in_numel, f) != in_numel ||
-            fread(target_buf, sizeof(int32_t), tgt_numel, f) != tgt_numel) {
+        if (fread(input_buf, sizeof(odtc_input_t), in_numel, f) != in_numel ||
+            fread(target_buf, sizeof(odtc_target_t), tgt_numel, f) != tgt_numel) {
             printf("odtc: data.bin ends early at test record %u\n", (unsigned)i);
             return 4;
         }
@@ -89,7 +92,7 @@ int main(void)
                 best = j;
             }
         }
-        correct += (int32_t)best == target_buf[0] ? 1u : 0u;
+        correct += (odtc_target_t)best == target_buf[0] ? 1u : 0u;
     }
     fclose(f);
     printf("@odtc correct %u %u\n", (unsigned)correct, (unsigned)n_test);
@@ -99,10 +102,14 @@ int main(void)
         return 5;
     }
     for (size_t i = 0; i < odtc_param_count(); ++i) {
-        odtc_param_read(i, param_buf);
-        if (fwrite(param_buf, sizeof(float), odtc_param_numel(i), out) != odtc_param_numel(i)) {
-            printf("odtc: short write to trained.bin\n");
-            return 5;
+        for (size_t off = 0; off < odtc_param_numel(i); off += PARAM_CHUNK) {
+            const size_t rest = odtc_param_numel(i) - off;
+            const size_t n = rest < PARAM_CHUNK ? rest : PARAM_CHUNK;
+            odtc_param_read_range(i, off, n, param_chunk);
+            if (fwrite(param_chunk, sizeof(float), n, out) != n) {
+                printf("odtc: short write to trained.bin\n");
+                return 5;
+            }
         }
     }
     fclose(out);
