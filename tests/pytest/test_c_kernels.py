@@ -898,6 +898,192 @@ def test_dense_int32_backward_primitives(lib: K.Kernels, dsp: K.Kernels, shape: 
         np.testing.assert_array_equal(acc, expected[chans])
 
 
+# ---------------------------------------------------------------------------------------
+# The Arm DSP code paths (band engine, grad_weight rows, dense loops) on more shapes: every
+# case runs on the portable build and on the emulated-DSP build against the oracles
+# ---------------------------------------------------------------------------------------
+
+# (N, C, H, W, O, KH, KW, stride, padding [t, l, b, r], groups)
+ENGINE_CASES = [
+    (1, 16, 16, 16, 16, 3, 3, (1, 1), (1, 1, 1, 1), 1),  # the benchmark layer (24 pair rows)
+    (2, 5, 7, 11, 7, 3, 3, (1, 1), (1, 1, 1, 1), 1),  # odd rows per pair, odd channel count, odd width
+    (1, 32, 8, 8, 32, 1, 1, (1, 1), (0, 0, 0, 0), 1),  # pointwise, pair rows a multiple of 4
+    (1, 6, 5, 9, 5, 1, 1, (1, 1), (0, 0, 0, 0), 1),  # pointwise, 3 pair rows, lone channel
+    (1, 16, 9, 13, 16, 3, 3, (1, 1), (1, 1, 1, 1), 16),  # depthwise stride 1 (1 channel x 4 columns)
+    (1, 8, 12, 12, 16, 3, 3, (1, 1), (0, 2, 1, 0), 8),  # depthwise, multiplier 2, asymmetric padding
+    (1, 64, 6, 40, 10, 3, 3, (1, 1), (1, 1, 1, 1), 1),  # workspace split into channel blocks / bands
+    (1, 3, 10, 10, 4, 5, 5, (1, 1), (2, 2, 2, 2), 1),  # 5x5 (generic tiles)
+    (1, 4, 9, 9, 4, 3, 3, (2, 2), (1, 1, 1, 1), 1),  # stride 2
+    (2, 4, 9, 10, 6, 3, 3, (2, 1), (1, 0, 1, 2), 2),  # row stride 2, grouped
+    (3, 2, 6, 6, 3, 3, 2, (1, 1), (3, 2, 0, 3), 1),  # padding wider than the kernel
+    (1, 2, 3, 2, 2, 3, 3, (1, 1), (1, 1, 1, 1), 1),  # image narrower than a 4-column group
+]
+
+
+def _zero_points_and_weights(rng: np.random.Generator, case: tuple) -> tuple[NDArray[np.int8], NDArray[np.int32]]:
+    n, c, h, w, o, kh, kw, stride, pad, groups = case
+    wt = rng.integers(-128, 128, (o, c // groups, kh, kw)).astype(np.int8)
+    wt.reshape(-1)[:3] = [-128, 127, -128]
+    zw = rng.integers(-6, 7, o).astype(np.int32)
+    return wt, zw
+
+
+@pytest.mark.parametrize("case", ENGINE_CASES)
+@pytest.mark.parametrize("variant", QLAYER_VARIANTS)
+def test_qconv2d_engine_shapes(lib: K.Kernels, dsp: K.Kernels, case: tuple, variant: tuple) -> None:
+    n, c, h, w, o, kh, kw, stride, pad, groups = case
+    rng = rng_for("qconv engine", case, variant)
+    klen = (c // groups) * kh * kw
+    p = _qparams(rng, o, klen, variant)
+    x = _qdata(rng, (n, c, h, w), p["storage"])
+    wt = rng.integers(-128, 128, (o, c // groups, kh, kw)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, o).astype(np.int32)
+    oh, ow = out_hw(case)
+    sx, zx, sw, zw = _ref_qargs(p)
+    fn = "odtc_conv2d_u8" if p["storage"] == U8 else "odtc_conv2d_s8"
+    scratch = np.empty(lib.odtc_conv2d_q8_scratch_bytes(c, groups, kh, kw, o), np.uint8)
+    expected = ref.qconv2d(x, sx, zx, wt, sw, zw, bias, p["sy"], p["zy"], stride, pad, groups, p["act"], p["qmin"], p["qmax"])
+    for impl in (lib, dsp):
+        y = np.empty((n, o, oh, ow), QDTYPE[p["storage"]])
+        getattr(impl, fn)(x, fl(p["sx"]), i32(p["zx"]), wt, p["sw"], p["zw"], int(p["per_channel"]), bias,
+                          fl(p["sy"]), i32(p["zy"]), ACT[p["act"]], y, scratch, *geometry(case))
+        np.testing.assert_array_equal(y.astype(np.int32), expected)
+
+
+@pytest.mark.parametrize("case", ENGINE_CASES[:3])
+def test_qconv2d_requantization_edges(lib: K.Kernels, dsp: K.Kernels, case: tuple) -> None:
+    """Multipliers >= 1/2 (the general MBQM form), a zero-point outside the storage range
+    (padding rows packed column by column), an accumulator range beyond the fast
+    requantization (whole call on the portable path) and zero multipliers."""
+    n, c, h, w, o, kh, kw, stride, pad, groups = case
+    rng = rng_for("qconv edges", case)
+    oh, ow = out_hw(case)
+    x = rng.integers(-128, 128, (n, c, h, w)).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, c // groups, kh, kw)).astype(np.int8)
+    scratch = np.empty(lib.odtc_conv2d_q8_scratch_bytes(c, groups, kh, kw, o), np.uint8)
+    klen = (c // groups) * kh * kw
+    sw_big = np.full(o, 0.05, np.float32)
+    sw_big[1::2] = 1e-6
+    sw_big[2] = 0.0
+    cases = [
+        (np.float32(0.02), 3, sw_big, np.zeros(o, np.int32), None, np.float32(0.001), -3, "none"),  # M >= 1/2
+        (np.float32(0.02), -300, np.full(o, 1e-4, np.float32), np.zeros(o, np.int32), None, np.float32(0.3), 5, "relu"),
+        (np.float32(0.02), 3, np.full(o, 1e-4, np.float32), np.zeros(o, np.int32),
+         np.full(o, 2**29 - 1000, np.int32), np.float32(0.3), 0, "none"),  # |acc| beyond 2^29
+        (np.float32(0.01), -128, np.full(o, 3e-4, np.float32), np.full(o, 127, np.int32),
+         rng.integers(-99, 99, o).astype(np.int32), np.float32(0.05), 7, "relu6"),
+    ]
+    assert klen * 255 * 255 < 2**29  # the third case exceeds 2^29 only through its bias
+    for sx, zx, sw, zw, bias, sy, zy, act in cases:
+        expected = ref.qconv2d(x, sx, zx, wt, sw, zw, bias, sy, zy, stride, pad, groups, act)
+        for impl in (lib, dsp):
+            y = np.empty((n, o, oh, ow), np.int8)
+            impl.odtc_conv2d_s8(x, fl(sx), i32(zx), wt, sw, zw, 1, bias, fl(sy), i32(zy), ACT[act], y, scratch,
+                                *geometry(case))
+            np.testing.assert_array_equal(y.astype(np.int32), expected)
+
+
+@pytest.mark.parametrize("case", CONV_CASES + ENGINE_CASES)
+def test_conv2d_int32_backward_dsp(lib: K.Kernels, dsp: K.Kernels, case: tuple) -> None:
+    """grad_input and grad_weight (s8 and u8 inputs, all and a subset of the channels,
+    per-channel and per-tensor weight zero-points) on both builds."""
+    n, c, h, w, o, kh, kw, stride, pad, groups = case
+    rng = rng_for("qconv grads dsp", case)
+    oh, ow = out_hw(case)
+    e = rng.integers(-128, 128, (n, o, oh, ow)).astype(np.int8)
+    e.reshape(-1)[:2] = [-128, 127]
+    ze = int(rng.integers(-5, 6))
+    wt, zw = _zero_points_and_weights(rng, case)
+    ed = e.astype(np.int64) - ze
+    g = geometry(case)
+    for per_channel in (True, False):
+        zwa = zw if per_channel else np.full(o, zw[0], np.int32)
+        expected = _int_conv_grad_input(ed, wt.astype(np.int64) - zwa.reshape(-1, 1, 1, 1).astype(np.int64), case)
+        for impl in (lib, dsp):
+            acc = np.full((n, c, h, w), 0x5A5A5A5A, np.int32)
+            impl.odtc_conv2d_s8_grad_input(e, i32(ze), wt, zw if per_channel else zw[:1], int(per_channel), acc, *g)
+            np.testing.assert_array_equal(acc, expected)
+    for storage in (S8, U8):
+        x = _qdata(rng, (n, c, h, w), storage)
+        zx = int(rng.integers(*QRANGE[storage]))
+        expected = _int_conv_grad_weight(x.astype(np.int64) - zx, ed, case)
+        fn = "odtc_conv2d_u8_grad_weight" if storage == U8 else "odtc_conv2d_s8_grad_weight"
+        chans = np.array(sorted({0, o - 1, o // 2, o // 3}), np.int32)
+        for impl in (lib, dsp):
+            acc = np.full((o, c // groups, kh, kw), 0x5A5A5A5A, np.int32)
+            getattr(impl, fn)(x, i32(zx), e, i32(ze), acc, None, 0, *g)
+            np.testing.assert_array_equal(acc, expected)
+            acc = np.full((chans.size, c // groups, kh, kw), 0x5A5A5A5A, np.int32)
+            getattr(impl, fn)(x, i32(zx), e, i32(ze), acc, chans, chans.size, *g)
+            np.testing.assert_array_equal(acc, expected[chans])
+
+
+DENSE_DSP_SHAPES = [(1, 256, 64), (1, 255, 7), (2, 37, 5), (4, 64, 9), (1, 8, 4), (3, 1024 + 13, 6), (1, 3, 1)]
+
+
+@pytest.mark.parametrize("shape", DENSE_DSP_SHAPES)
+@pytest.mark.parametrize("variant", QLAYER_VARIANTS)
+def test_qdense_dsp_shapes(lib: K.Kernels, dsp: K.Kernels, shape: tuple[int, int, int], variant: tuple) -> None:
+    """Aligned and unaligned weight rows, 8-input blocks plus quad and scalar tails."""
+    n, k, o = shape
+    rng = rng_for("qdense dsp", shape, variant)
+    p = _qparams(rng, o, k, variant)
+    x = _qdata(rng, (n, k), p["storage"])
+    wt = rng.integers(-128, 128, (o, k)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, o).astype(np.int32)
+    sx, zx, sw, zw = _ref_qargs(p)
+    fn = "odtc_dense_u8" if p["storage"] == U8 else "odtc_dense_s8"
+    scratch = np.empty(lib.odtc_dense_q8_scratch_bytes(k, o), np.uint8)
+    expected = ref.qdense(x, sx, zx, wt, sw, zw, bias, p["sy"], p["zy"], p["act"], p["qmin"], p["qmax"])
+    for impl in (lib, dsp):
+        y = np.empty((n, o), QDTYPE[p["storage"]])
+        getattr(impl, fn)(x, fl(p["sx"]), i32(p["zx"]), wt, p["sw"], p["zw"], int(p["per_channel"]), bias,
+                          fl(p["sy"]), i32(p["zy"]), ACT[p["act"]], y, scratch, n, k, o)
+        np.testing.assert_array_equal(y.astype(np.int32), expected)
+
+
+@pytest.mark.parametrize("shape", DENSE_DSP_SHAPES)
+def test_dense_int32_backward_dsp(lib: K.Kernels, dsp: K.Kernels, shape: tuple[int, int, int]) -> None:
+    n, k, o = shape
+    rng = rng_for("qdense grads dsp", shape)
+    e = rng.integers(-128, 128, (n, o)).astype(np.int8)
+    ze = int(rng.integers(-5, 6))
+    wt = rng.integers(-128, 128, (o, k)).astype(np.int8)
+    zw = rng.integers(-128, 128, o).astype(np.int32)
+    ed = e.astype(np.int64) - ze
+    for per_channel in (True, False):
+        zwa = zw if per_channel else np.full(o, zw[0], np.int32)
+        expected = ed @ (wt.astype(np.int64) - zwa[:, None])
+        for impl in (lib, dsp):
+            acc = np.full((n, k), 0x5A5A5A5A, np.int32)
+            impl.odtc_dense_s8_grad_input(e, i32(ze), wt, zw if per_channel else zw[:1], int(per_channel), acc, n, k, o)
+            np.testing.assert_array_equal(acc, expected)
+    for storage in (S8, U8):
+        x = _qdata(rng, (n, k), storage)
+        zx = int(rng.integers(*QRANGE[storage]))
+        expected = ed.T @ (x.astype(np.int64) - zx)
+        fn = "odtc_dense_u8_grad_weight" if storage == U8 else "odtc_dense_s8_grad_weight"
+        chans = np.array(sorted({0, o - 1, o // 2}), np.int32)
+        for impl in (lib, dsp):
+            acc = np.full((o, k), 0x5A5A5A5A, np.int32)
+            getattr(impl, fn)(x, i32(zx), e, i32(ze), acc, None, 0, n, k, o)
+            np.testing.assert_array_equal(acc, expected)
+            acc = np.full((chans.size, k), 0x5A5A5A5A, np.int32)
+            getattr(impl, fn)(x, i32(zx), e, i32(ze), acc, chans, chans.size, n, k, o)
+            np.testing.assert_array_equal(acc, expected[chans])
+
+
+def test_scratch_sizes(lib: K.Kernels) -> None:
+    """The scratch functions return the header macros' values: the documented 8 KiB
+    workspace, or more when one band column of a huge layer needs it."""
+    for c, groups, kh, kw, o in [(16, 1, 3, 3, 16), (3, 1, 3, 3, 8), (16, 16, 3, 3, 16), (512, 1, 3, 3, 64)]:
+        ci, og = c // groups, o // groups
+        pairs = (ci * kh + 1) // 2
+        expected = 8 * o + max(8192, 2 * ci * kh * kw, 4 * (4 * og + kw + 16 + pairs * (3 * kw + 8)))
+        assert lib.odtc_conv2d_q8_scratch_bytes(c, groups, kh, kw, o) == expected
+    assert lib.odtc_dense_q8_scratch_bytes(256, 64) == 8 * 64 + 2 * 256
+
+
 def test_dsp_building_blocks_match_portable(lib: K.Kernels, dsp: K.Kernels) -> None:
     """Every length 0..13 (full 4-lane blocks plus each tail) and unaligned starts; the
     DSP build's activation lane order is the documented permutation."""
@@ -1032,6 +1218,9 @@ static int32_t bias[64], acc[4096];
 static float xf[2 * 6 * 9 * 10], wf[12 * 6 * 3 * 3], yf[2 * 12 * 9 * 10], gf[2 * 12 * 9 * 10], df[4096];
 static float mf[4096], vf[4096], af[4096];
 static uint32_t scratch_words[4096];
+static int8_t xb8[8192] __attribute__((aligned(4))), wb8[8192] __attribute__((aligned(4))), eb8[4096], yb8[4096];
+static uint8_t xbu8[8192];
+static int32_t accb[8192];
 
 int main(void)
 {
@@ -1147,6 +1336,50 @@ int main(void)
     double pw[8];
     for (int i = 0; i < 8; ++i) pw[i] = odtc_powi(i & 1 ? 0.999 : 0.9, 1 + i * 7919);
     report("powi", pw, sizeof pw);
+    /* the shapes of the DSP assembly loops: band engine tiles (3x3 stride 1 pairs, 1x1 with
+       pair rows a multiple of 4, the lone-channel 1x4 tile), channel blocks, row-stride 2,
+       grad_weight's 2x3 tile; dense with word-aligned and unaligned weight rows */
+    fill_s8(xb8, sizeof xb8); fill_u8(xbu8, sizeof xbu8); fill_s8(wb8, sizeof wb8); fill_s8(eb8, sizeof eb8);
+    const int32_t geo2[7][14] = {
+        {1, 16, 10, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {2, 5, 7, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 32, 6, 6, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+        {1, 16, 9, 13, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16},
+        {1, 8, 12, 12, 16, 3, 3, 1, 1, 0, 2, 1, 0, 8},
+        {1, 64, 5, 20, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {2, 4, 9, 10, 6, 3, 3, 2, 1, 1, 0, 1, 2, 2},
+    };
+    float sw2[64]; int32_t zw2[64], zw20[64] = {0}, bias2[64];
+    for (int i = 0; i < 64; ++i) { sw2[i] = 0.0002f + 0.00001f * (float)i; zw2[i] = (int32_t)(i % 7) - 3; bias2[i] = (int32_t)(rnd() % 4001u) - 2000; }
+    const int32_t chans2[3] = {0, 3, 5};
+    for (int gI = 0; gI < 7; ++gI) {
+        const int32_t *q = geo2[gI];
+        const int32_t oh = odtc_conv_out_size(q[2], q[5], q[7], q[9], q[11]);
+        const int32_t ow = odtc_conv_out_size(q[3], q[6], q[8], q[10], q[12]);
+        const size_t ny = (size_t)q[0] * q[4] * oh * ow;
+        if (ODTC_CONV2D_Q8_SCRATCH_BYTES(q[1], q[13], q[5], q[6], q[4]) > sizeof scratch_words) return 5;
+        odtc_conv2d_s8(xb8, &sx, &zx, wb8, sw2, zw2, 1, bias2, &sy, &zy, ODTC_ACT_RELU, yb8, scratch_words,
+                       q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]);
+        sprintf(name, "dsp/conv2d_s8/%d", gI); report(name, yb8, ny);
+        odtc_conv2d_u8(xbu8, &sx, &zxu, wb8, sw2, zw20, 0, NULL, &sy6, &zyu, ODTC_ACT_RELU6, (uint8_t *)yb8, scratch_words,
+                       q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]);
+        sprintf(name, "dsp/conv2d_u8/%d", gI); report(name, yb8, ny);
+        odtc_conv2d_s8_grad_input(eb8, &zy, wb8, zw2, 1, accb, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]);
+        sprintf(name, "dsp/conv2d_s8_grad_input/%d", gI); report(name, accb, (size_t)q[0] * q[1] * q[2] * q[3] * 4);
+        odtc_conv2d_s8_grad_weight(xb8, &zx, eb8, &zy, accb, NULL, 0, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]);
+        sprintf(name, "dsp/conv2d_s8_grad_weight/%d", gI); report(name, accb, (size_t)q[4] * (q[1] / q[13]) * q[5] * q[6] * 4);
+        odtc_conv2d_u8_grad_weight(xbu8, &zxu, eb8, &zy, accb, chans2, 3, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]);
+        sprintf(name, "dsp/conv2d_u8_grad_weight/%d", gI); report(name, accb, (size_t)3 * (q[1] / q[13]) * q[5] * q[6] * 4);
+    }
+    /* dense: aligned rows (k = 256), unaligned rows (w + 1, k = 255), batch 2 */
+    odtc_dense_s8(xb8, &sx, &zx, wb8, sw2, zw2, 1, bias2, &sy, &zy, ODTC_ACT_NONE, yb8, scratch_words, 1, 256, 16);
+    report("dsp/dense_s8/aligned", yb8, 16);
+    odtc_dense_u8(xbu8, &sx, &zxu, wb8 + 1, sw2, zw2, 0, bias2, &sy6, &zyu, ODTC_ACT_RELU6, (uint8_t *)yb8, scratch_words, 2, 255, 7);
+    report("dsp/dense_u8/unaligned", yb8, 14);
+    odtc_dense_s8_grad_input(eb8, &zy, wb8, zw2, 1, accb, 1, 256, 18); report("dsp/dense_grad_input/256", accb, 256 * 4);
+    odtc_dense_s8_grad_input(eb8, &zy, wb8 + 3, zw2, 0, accb, 2, 101, 7); report("dsp/dense_grad_input/101", accb, 202 * 4);
+    odtc_dense_s8_grad_weight(xb8, &zx, eb8, &zy, accb, NULL, 0, 1, 256, 16); report("dsp/dense_grad_weight/256", accb, 16 * 256 * 4);
+    odtc_dense_u8_grad_weight(xbu8, &zxu, eb8, &zy, accb, chans2, 3, 1, 203, 9); report("dsp/dense_grad_weight/203", accb, 3 * 203 * 4);
     return 0;
 }
 """

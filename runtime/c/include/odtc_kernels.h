@@ -37,12 +37,20 @@
  *     negative values are arithmetic (true for GCC, Clang and Arm Compiler).
  *   - In the prototypes the input width is spelled `w_` where `w` names the weights.
  *
- * Arm DSP: conv2d_s8/u8 and dense_s8/u8 forward and odtc_dense_s8_grad_input use
- * __sxtb16/__ssub16/__smlad (2 MACs per instruction) when __ARM_FEATURE_DSP is defined
- * (Cortex-M4/M7/M33/M55); results are identical to the portable path (exact int32
- * arithmetic). Defining ODTC_EMULATE_DSP on a host compiles the same DSP code against C
- * models of the intrinsics (for testing). Everything else is portable C with
- * single-precision float only, except the per-call double scalars of Adam.
+ * Arm DSP: when __ARM_FEATURE_DSP is defined (Cortex-M4/M7/M33/M55) every quantized
+ * layer and backward primitive has a SIMD path (SXTB16/SXTAB16/PKH* to widen 8-bit data,
+ * SMLAD for 2 MACs per instruction, SMMLAR for the requantization; the hot loops are
+ * inline assembly): conv2d forward and stride-1 grad_input, conv2d grad_weight with
+ * stride_w 1, dense forward, grad_input and single-sample grad_weight. Results are
+ * identical to the portable path (exact int32 arithmetic); other shapes (e.g. strided
+ * grad_input) and out-of-range operands take the portable path. Defining ODTC_EMULATE_DSP
+ * on a host compiles the same algorithms against C models of the instructions (for
+ * testing); ODTC_NO_DSP forces the portable path. The backward conv/dense kernels, which
+ * take no scratch, use up to ODTC_DSP_STACK_BYTES (default 8192; -D to change when
+ * compiling the library, smaller means more re-packing, not different results) plus
+ * about 1 KiB of stack. Buffers passed to the quantized kernels (scratch, int32 outputs)
+ * must be 4-byte aligned. Everything else is portable C with single-precision float only,
+ * except the per-call double scalars of Adam.
  */
 #ifndef ODTC_KERNELS_H
 #define ODTC_KERNELS_H
@@ -68,8 +76,8 @@ extern "C" {
 /* Scratch sizes in bytes of the quantized layers (4-byte aligned buffers).
  * conv: the per-output-channel multipliers and shifts (2 x o int32) followed by a
  * workspace of max(ODTC_Q8_WORKSPACE_BYTES, one im2col patch of I*KH*KW int16 (portable
- * path), the minimum of the DSP band engine: 4 * (o/groups + P * (3 kw + 8)) with
- * P = ceil(I*KH / 2) pair rows) -- 8 KiB for any usual layer. The DSP path fits a block of
+ * path), the minimum of the DSP band engine: 4 * (4 o/groups + kw + 16 + P * (3 kw + 8))
+ * with P = ceil(I*KH / 2) pair rows) -- 8 KiB for any usual layer. The DSP path fits a block of
  * packed weights and a band of input rows into the workspace (see conv2d_s8.c); a bigger
  * fixed size means fewer re-packed bands, not a different result.
  * dense: multipliers and shifts (2 x o int32) and one input row of k int16.
@@ -80,7 +88,7 @@ extern "C" {
     ((size_t)8u * (size_t)(o) +                                                                          \
      ODTC_Q8_MAX_(ODTC_Q8_MAX_(ODTC_Q8_WORKSPACE_BYTES,                                                  \
                                (size_t)2u * (size_t)((c) / (groups)) * (size_t)(kh) * (size_t)(kw)),    \
-                  (size_t)4u * ((size_t)((o) / (groups)) +                                               \
+                  (size_t)4u * ((size_t)4u * (size_t)((o) / (groups)) + (size_t)(kw) + 16u +              \
                                 ((size_t)((c) / (groups)) * (size_t)(kh) + 1u) / 2u * (3u * (size_t)(kw) + 8u))))
 #define ODTC_DENSE_Q8_SCRATCH_BYTES(k, o) ((size_t)8u * (size_t)(o) + (size_t)2u * (size_t)(k))
 size_t odtc_conv2d_q8_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int32_t kw, int32_t o);
@@ -345,12 +353,12 @@ void odtc_dense_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zero
  * int8 with zero-point *e_zero_point. acc is overwritten.
  * ------------------------------------------------------------------------------------- */
 
-/* acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw[o]).  DSP: pairs of rows of w. */
+/* acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw[o]).  DSP: 4 rows of w per pass. */
 void odtc_dense_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
                               const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
                               int32_t *acc, int32_t n, int32_t k, int32_t o);
 /* acc[r,k] = sum over n of (e[n,o_r] - ze) * (x[n,k] - zx); o_r = channels[r] or r.
- * (The reduction runs over the batch, usually 1: portable only.) */
+ * DSP: n == 1 (an outer product); larger batches take the portable path. */
 void odtc_dense_s8_grad_weight(const int8_t *x, const int32_t *x_zero_point,
                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
                                const int32_t *channels, int32_t n_channels,

@@ -1,13 +1,18 @@
 /* Quantized conv2d (8-bit activations, int8 weights, int32 accumulation) and the
  * int32-accumulating backward primitives of quantized training.
  *
- * Forward, bit-exact with reference.qconv2d: for each output position the input patch
- * is widened once to offset int16 values (x - zx, padding = 0, i.e. real zero) in the
- * caller's scratch and reused by every output channel of the group, two channels per
- * pass (odtc_dot2_s16_s8: SMLAD on Arm DSP cores, see dot_s8.c). Per-channel Q31
- * multipliers are formed once per call, in float exactly as the reference
- * (M[c] = f32(f32(sx * sw[c]) / sy)), then the accumulator is requantized with
- * gemmlowp rounding, offset by zy and clamped to the activation range. */
+ * Portable path (any core), bit-exact with reference.qconv2d: for each output position the
+ * input patch is widened once to offset int16 values (x - zx, padding = 0, i.e. real zero)
+ * in the caller's scratch and reused by every output channel of the group, two channels
+ * per pass (odtc_dot2_s16_s8). Per-channel Q31 multipliers are formed once per call, in
+ * float exactly as the reference (M[c] = f32(f32(sx * sw[c]) / sy)), then the accumulator
+ * is requantized with gemmlowp rounding, offset by zy and clamped to the activation range.
+ *
+ * Arm DSP path (__ARM_FEATURE_DSP, or ODTC_EMULATE_DSP on a host): the forward conv and
+ * the stride-1 grad_input run on the pair-row band engine below, grad_weight (stride_w 1)
+ * on widened rows with a 2-channel x 3-tap tile; see the comments at each. Both paths give
+ * identical results (exact int32 arithmetic); the DSP code falls back to the portable path
+ * for the shapes it does not cover (documented at each entry point). */
 #define ODTC_KERNEL_IMPL /* the DSP primitives of odtc_kernels.h */
 #include "odtc_kernels.h"
 
@@ -492,41 +497,66 @@ static ODTC_NOINLINE void row22_k1(const uint32_t *band, int32_t sw, const uint3
             : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
 }
 
-/* 1 channel x 4 columns, 3x3 stride 1: x0..x3 in r8-r11, x4 and x5 reuse r8 and r9. */
-static ODTC_NOINLINE void tile14_k3s1(const uint32_t *b, int32_t bw, const uint32_t *wp, int32_t nrp, int32_t *acc)
+/* 1 channel x 4 columns (3x3 stride 1) for nq column quads (band columns 4t..): sums start at
+ * i0 and go to d[4t..4t+3]. x0..x3 in r8-r11; x4 and x5 reuse r8 and r9. */
+static ODTC_NOINLINE void row14_k3s1(const uint32_t *band, int32_t bw, const uint32_t *wpk, int32_t nrp, int32_t nq,
+                                     int32_t i0, int32_t *d)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    uint32_t n = (uint32_t)nrp;
+    if (nq <= 0) {
+        return;
+    }
     const uint32_t bw4 = (uint32_t)bw * 4u;
-    __asm__("1:\n\t"
-            "ldm %[b], {r8, r9, r10, r11}\n\t"
-            "ldr r12, [%[wp]], #4\n\t"
-            "smlad %[a0], r8, r12, %[a0]\n\t"
-            "smlad %[a1], r9, r12, %[a1]\n\t"
-            "smlad %[a2], r10, r12, %[a2]\n\t"
-            "smlad %[a3], r11, r12, %[a3]\n\t"
-            "ldr r8, [%[b], #16]\n\t"
-            "ldr r12, [%[wp]], #4\n\t"
-            "smlad %[a0], r9, r12, %[a0]\n\t"
-            "smlad %[a1], r10, r12, %[a1]\n\t"
-            "smlad %[a2], r11, r12, %[a2]\n\t"
-            "smlad %[a3], r8, r12, %[a3]\n\t"
-            "ldr r9, [%[b], #20]\n\t"
-            "ldr r12, [%[wp]], #4\n\t"
-            "smlad %[a0], r10, r12, %[a0]\n\t"
-            "smlad %[a1], r11, r12, %[a1]\n\t"
-            "smlad %[a2], r8, r12, %[a2]\n\t"
-            "smlad %[a3], r9, r12, %[a3]\n\t"
-            "add %[b], %[b], %[bw4]\n\t"
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b] "+r"(b), [wp] "+r"(wp), [n] "+r"(n)
-            : [bw4] "r"(bw4)
-            : "r8", "r9", "r10", "r11", "r12", "cc", "memory");
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    const uint32_t *bnext = band;
+    int32_t *dptr = d;
+    int32_t count = nq;
+    int32_t a0, a1, a2, a3;
+    const uint32_t *b, *wp;
+    uint32_t n;
+    __asm__ __volatile__("0:\n\t"
+                         "ldr %[a0], %[i0]\n\t"
+                         "mov %[a1], %[a0]\n\t"
+                         "mov %[a2], %[a0]\n\t"
+                         "mov %[a3], %[a0]\n\t"
+                         "ldr %[b], %[bn]\n\t"
+                         "add r12, %[b], #16\n\t"
+                         "str r12, %[bn]\n\t"
+                         "ldr %[wp], %[wb]\n\t"
+                         "ldr %[n], %[nr]\n\t"
+                         "1:\n\t"
+                         "ldm %[b], {r8, r9, r10, r11}\n\t"
+                         "ldr r12, [%[wp]], #4\n\t"
+                         "smlad %[a0], r8, r12, %[a0]\n\t"
+                         "smlad %[a1], r9, r12, %[a1]\n\t"
+                         "smlad %[a2], r10, r12, %[a2]\n\t"
+                         "smlad %[a3], r11, r12, %[a3]\n\t"
+                         "ldr r8, [%[b], #16]\n\t"
+                         "ldr r12, [%[wp]], #4\n\t"
+                         "smlad %[a0], r9, r12, %[a0]\n\t"
+                         "smlad %[a1], r10, r12, %[a1]\n\t"
+                         "smlad %[a2], r11, r12, %[a2]\n\t"
+                         "smlad %[a3], r8, r12, %[a3]\n\t"
+                         "ldr r9, [%[b], #20]\n\t"
+                         "ldr r12, [%[wp]], #4\n\t"
+                         "smlad %[a0], r10, r12, %[a0]\n\t"
+                         "smlad %[a1], r11, r12, %[a1]\n\t"
+                         "smlad %[a2], r8, r12, %[a2]\n\t"
+                         "smlad %[a3], r9, r12, %[a3]\n\t"
+                         "add %[b], %[b], %[bw4]\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr r12, %[dp]\n\t"
+                         "strd %[a0], %[a1], [r12]\n\t"
+                         "strd %[a2], %[a3], [r12, #8]\n\t"
+                         "add r12, r12, #16\n\t"
+                         "str r12, %[dp]\n\t"
+                         "ldr r12, %[cnt]\n\t"
+                         "subs r12, r12, #1\n\t"
+                         "str r12, %[cnt]\n\t"
+                         "bne 0b\n\t"
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b] "=&r"(b),
+                           [wp] "=&r"(wp), [n] "=&r"(n), [bn] "+m"(bnext), [dp] "+m"(dptr), [cnt] "+m"(count)
+                         : [bw4] "r"(bw4), [i0] "m"(i0), [wb] "m"(wpk), [nr] "m"(nrp)
+                         : "r8", "r9", "r10", "r11", "r12", "cc", "memory");
 }
 #else
 /* C models of the assembly tiles (same sums in the same order). */
@@ -570,13 +600,21 @@ static void row22_k1(const uint32_t *band, int32_t sw, const uint32_t *wpk, int3
     }
 }
 
-static void tile14_k3s1(const uint32_t *b, int32_t bw, const uint32_t *wp, int32_t nrp, int32_t *acc)
+static void row14_k3s1(const uint32_t *band, int32_t bw, const uint32_t *wpk, int32_t nrp, int32_t nq, int32_t i0,
+                       int32_t *d)
 {
-    for (int32_t j = 0; j < nrp; ++j, b += bw, wp += 3) {
-        for (int32_t kx = 0; kx < 3; ++kx) {
-            for (int32_t p = 0; p < 4; ++p) {
-                acc[p] = dsp_smlad(b[p + kx], wp[kx], acc[p]);
+    for (int32_t t = 0; t < nq; ++t, d += 4) {
+        const uint32_t *b = band + 4 * t, *wp = wpk;
+        int32_t acc[4] = {i0, i0, i0, i0};
+        for (int32_t j = 0; j < nrp; ++j, b += bw, wp += 3) {
+            for (int32_t kx = 0; kx < 3; ++kx) {
+                for (int32_t p = 0; p < 4; ++p) {
+                    acc[p] = dsp_smlad(b[p + kx], wp[kx], acc[p]);
+                }
             }
+        }
+        for (int32_t p = 0; p < 4; ++p) {
+            d[p] = acc[p];
         }
     }
 }
@@ -694,7 +732,27 @@ typedef struct {
     const int32_t *mult; /* per group channel */
     const int32_t *shift;
     int32_t zy, lo, hi;
+    int32_t *qp; /* per group channel: the fast requantization's m, rounding constant, e (0: general form) */
 } tile_out;
+
+/* Per-channel constants of emit_row for the og channels of a group (forward only). */
+static void prepare_requant(tile_out *o, int32_t og)
+{
+    const int32_t qmax = o->is_u8 ? 255 : 127;
+    for (int32_t c = 0; c < og; ++c) {
+        const int32_t sh = o->shift[c];
+        int32_t *q = o->qp + 3 * c;
+        q[0] = o->mult[c];
+        q[1] = 0;
+        q[2] = 0;
+        if (sh <= -1 && sh >= -20 && o->hi == qmax) {
+            /* zy folded into the rounding constant: exact (a multiple of 2^e), and
+             * |t| + 2^(e-1) + 255 * 2^e < 2^31 for e <= 20 */
+            q[1] = (1 << (-sh - 1)) + (int32_t)((uint32_t)o->zy << -sh);
+            q[2] = -sh;
+        }
+    }
+}
 
 #define requant_fast dsp_requant_fast /* odtc_kernels.h: exact for e >= 1, |acc| < 2^29 */
 
@@ -702,15 +760,10 @@ typedef struct {
 static void emit_row(const tile_out *o, int32_t ch, int32_t oy, int32_t ox0, const int32_t *v, int32_t nt)
 {
     const size_t base = (size_t)ch * o->ch_stride + (size_t)oy * o->out_w + (size_t)ox0;
-    const int32_t m = o->mult[ch];
-    const int32_t sh = o->shift[ch];
-    const int32_t zy = o->zy, lo = o->lo, hi = o->hi;
-    const int32_t qmax = o->is_u8 ? 255 : 127;
-    if (sh <= -1 && sh >= -20 && hi == qmax) {
-        /* the common case: zy folded into the rounding constant (exact: a multiple of 2^e;
-         * |t| + 2^(e-1) + 255 * 2^e < 2^31 for e <= 20), the upper bound by saturation */
-        const int32_t e = -sh;
-        const int32_t rnd = (1 << (e - 1)) + (int32_t)((uint32_t)zy << e);
+    const int32_t *q = o->qp + 3 * ch;
+    const int32_t m = q[0], rnd = q[1], e = q[2];
+    const int32_t lo = o->lo;
+    if (e != 0) { /* the common case (prepare_requant); the upper bound by saturation */
         int32_t p = 0;
         if (o->is_u8) {
             uint8_t *y = (uint8_t *)o->out + base;
@@ -741,6 +794,7 @@ static void emit_row(const tile_out *o, int32_t ch, int32_t oy, int32_t ox0, con
         }
         return;
     }
+    const int32_t sh = o->shift[ch], zy = o->zy, hi = o->hi;
     for (int32_t p = 0; p < nt; ++p) {
         int32_t r;
         if (sh <= -1) {
@@ -792,14 +846,8 @@ static void engine_row(band_engine *g, int32_t oy, const uint32_t *wpk, int32_t 
             int32_t t = 0;
             if (lone) {
                 if (k3s1) {
-                    for (; t + 4 <= nt; t += 4) {
-                        int32_t acc[4] = {init[c0], init[c0], init[c0], init[c0]};
-                        tile14_k3s1(g->band + t, g->bw, wp, g->nrp, acc);
-                        d0[t] = acc[0];
-                        d0[t + 1] = acc[1];
-                        d0[t + 2] = acc[2];
-                        d0[t + 3] = acc[3];
-                    }
+                    row14_k3s1(g->band, g->bw, wp, g->nrp, nt / 4, init[c0], d0);
+                    t = nt & ~3;
                 }
                 for (; t < nt; ++t) {
                     d0[t] = tile11_gen(g, g->band + (size_t)t * g->sw * cs, wp, init[c0]);
@@ -866,6 +914,11 @@ static void pack_weights_fwd(const band_engine *g, const int8_t *wg, const int32
                 d[0] = dsp_sadd16(v0, v0);
                 d[step] = dsp_sadd16(v1, v1);
                 d[2 * step] = dsp_sadd16(v2, v2);
+            }
+        } else if (kw == 1) { /* rows q and q + 1 are 2 consecutive bytes */
+            for (int32_t j = 0; j < full; ++j, ra += 2, d += step) {
+                const uint32_t v = dsp_ssub16(dsp_pack_lo((uint32_t)(int32_t)ra[0], (uint32_t)(int32_t)ra[1]), zz);
+                *d = dsp_sadd16(v, v);
             }
         } else {
             for (int32_t i = 0; i < n; ++i, d += step) {
@@ -964,15 +1017,15 @@ static int32_t conv2d_q8_dsp(const void *x, int32_t is_u8, int32_t zx, const int
     g.out_h = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
     g.out_w = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
     g.nrp = (ci * kh + 1) / 2;
-    if (ws_words <= (size_t)og) {
+    if (ws_words <= (size_t)4 * og) {
         return 0;
     }
     int32_t *init = (int32_t *)ws;
-    const int32_t block = plan_engine(&g, og, ws_words - (size_t)og);
+    const int32_t block = plan_engine(&g, og, ws_words - (size_t)4 * og);
     if (block == 0) {
         return 0;
     }
-    uint32_t *wpk = carve_engine(&g, ws + og, block);
+    uint32_t *wpk = carve_engine(&g, ws + 4 * og, block);
     tile_out to;
     to.quant = 1;
     to.ch_stride = (size_t)g.out_h * g.out_w;
@@ -981,6 +1034,7 @@ static int32_t conv2d_q8_dsp(const void *x, int32_t is_u8, int32_t zx, const int
     to.zy = zy;
     to.lo = lo;
     to.hi = hi;
+    to.qp = init + og;
     for (int32_t ni = 0; ni < n; ++ni) {
         for (int32_t gi = 0; gi < groups; ++gi) {
             g.src = (const uint8_t *)x + ((size_t)ni * c + (size_t)gi * ci) * g.plane;
@@ -990,6 +1044,7 @@ static int32_t conv2d_q8_dsp(const void *x, int32_t is_u8, int32_t zx, const int
             to.out = (uint8_t *)y + ((size_t)ni * o + (size_t)gi * og) * to.ch_stride;
             to.mult = mult + (size_t)gi * og;
             to.shift = shift + (size_t)gi * og;
+            prepare_requant(&to, og);
             for (int32_t oc = 0; oc < og; ++oc) {
                 init[oc] = bias != NULL ? 2 * bias[gi * og + oc] : 0;
             }

@@ -1,12 +1,11 @@
 /* Quantized dense layer (8-bit activations, int8 weights [o, k], int32 accumulation) and
  * the int32-accumulating backward primitives of quantized training.
  *
- * Forward, bit-exact with reference.qdense: each input row is widened once to offset
+ * Portable path, bit-exact with reference.qdense: each input row is widened once to offset
  * int16 values in the caller's scratch, then outputs are dot products with two weight
- * rows per pass (odtc_dot2_s16_s8, SMLAD on Arm DSP cores), requantized exactly like
- * odtc_conv2d_s8.
- * grad_input walks the weight matrix two rows at a time with odtc_mac2_s8 (two output
- * errors per SMLAD); grad_weight reduces over the batch, usually 1, so it stays plain. */
+ * rows per pass (odtc_dot2_s16_s8), requantized exactly like odtc_conv2d_s8.
+ * grad_input walks the weight matrix two rows at a time (odtc_mac2_s8); grad_weight
+ * reduces over the batch. The Arm DSP paths are described below. */
 #define ODTC_KERNEL_IMPL /* the DSP primitives of odtc_kernels.h */
 #include "odtc_kernels.h"
 
@@ -37,8 +36,8 @@ static void requantize_store(void *y, int32_t is_u8, size_t yi, int32_t acc, int
  * outputs per LDM/STM pair. */
 
 #if defined(__ARM_FEATURE_DSP) && !defined(ODTC_EMULATE_DSP)
-#define ODTC_DOT_ROW_8(ACC, P)                        \
-    "ldrd r12, lr, [" P "], #8\n\t"                   \
+#define ODTC_DOT_ROW_8(ACC, P, LOAD)                  \
+    LOAD(P)                                           \
     "sxtb16 %[t], r12\n\t"                            \
     "smlad " ACC ", r8, %[t], " ACC "\n\t"            \
     "sxtb16 %[t], r12, ror #8\n\t"                    \
@@ -48,17 +47,28 @@ static void requantize_store(void *y, int32_t is_u8, size_t yi, int32_t acc, int
     "sxtb16 %[t], lr, ror #8\n\t"                     \
     "smlad " ACC ", r11, %[t], " ACC "\n\t"
 
+/* Eight weight bytes into r12/lr: LDRD when the rows are word aligned, else two LDR. */
+#define ODTC_LOAD8_ALIGNED(P) "ldrd r12, lr, [" P "], #8\n\t"
+#define ODTC_LOAD8_UNALIGNED(P) "ldr lr, [" P ", #4]\n\t" "ldr r12, [" P "], #8\n\t"
+#define ODTC_DOT2_LOOP(LOAD)                                                                   \
+    "1:\n\t"                                                                                   \
+    "ldm %[pa]!, {r8, r9, r10, r11}\n\t" ODTC_DOT_ROW_8("%[a0]", "%[p0]", LOAD)                \
+        ODTC_DOT_ROW_8("%[a1]", "%[p1]", LOAD) "subs %[n], %[n], #1\n\t"                        \
+                                               "bne 1b\n\t"
+
 /* out[0..1] += the first 8 * n8 terms of a . w0 and a . w1 (a in dot layout, raw weights). */
 static ODTC_NOINLINE void dot2_raw(const int16_t *a, const int8_t *w0, const int8_t *w1, int32_t n8, int32_t *out)
 {
     int32_t a0 = out[0], a1 = out[1];
     uint32_t t;
-    if (n8 > 0) {
-        __asm__ __volatile__("1:\n\t"
-                             "ldm %[pa]!, {r8, r9, r10, r11}\n\t" ODTC_DOT_ROW_8("%[a0]", "%[p0]")
-                                 ODTC_DOT_ROW_8("%[a1]", "%[p1]")
-                             "subs %[n], %[n], #1\n\t"
-                             "bne 1b\n\t"
+    if (n8 > 0 && (((uintptr_t)w0 | (uintptr_t)w1) & 3u) == 0) {
+        __asm__ __volatile__(ODTC_DOT2_LOOP(ODTC_LOAD8_ALIGNED)
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [pa] "+r"(a), [p0] "+r"(w0), [p1] "+r"(w1), [n] "+r"(n8),
+                               [t] "=&r"(t)
+                             :
+                             : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+    } else if (n8 > 0) {
+        __asm__ __volatile__(ODTC_DOT2_LOOP(ODTC_LOAD8_UNALIGNED)
                              : [a0] "+r"(a0), [a1] "+r"(a1), [pa] "+r"(a), [p0] "+r"(w0), [p1] "+r"(w1), [n] "+r"(n8),
                                [t] "=&r"(t)
                              :
