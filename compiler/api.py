@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, f32
+from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.passes import PassPipeline
 from xdsl.printer import Printer
@@ -48,6 +49,8 @@ __all__ = [
     "parse_module",
     "run_pipeline",
     "memory_report",
+    "add_code_size",
+    "code_size",
     "train",
 ]
 
@@ -79,7 +82,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load_model(spec: str | Path) -> ModuleOp:
-    """`model.mlir` (qtrain IR) or `file.py:factory` (a function returning a ModuleOp)."""
+    """`model.mlir` (qtrain IR), `model.onnx` (ONNX frontend), or `file.py:factory` where
+    factory() returns a ModuleOp or a torch.nn.Module (PyTorch frontend; the input shape
+    comes from the module's `example_input` or the file's `INPUT_SHAPE`)."""
+    import sys
+
     text = str(spec)
     if ":" in text and text.split(":", 1)[0].endswith(".py"):
         path_s, factory_name = text.split(":", 1)
@@ -92,25 +99,37 @@ def load_model(spec: str | Path) -> ModuleOp:
         try:
             mod_spec.loader.exec_module(user)
         except Exception as exc:  # the user's file: report, don't crash
-            raise CompileError(f"{path} failed to import: {type(exc).__name__}: {exc}") from None
+            if isinstance(exc, ModuleNotFoundError) and exc.name == "torch":
+                raise CompileError(f"{path} imports torch, which is not installed: pip install torch") from None
+            raise CompileError(f"{path} failed to import: {type(exc).__name__}: {_first_line(exc)}") from None
         factory = getattr(user, factory_name, None)
         if not callable(factory):
             raise CompileError(f"{path} has no function '{factory_name}'")
-        module = factory()
-        if not isinstance(module, ModuleOp):
-            raise CompileError(
-                f"{path}:{factory_name}() returned {type(module).__name__}, expected a ModuleOp "
-                "(build it with odtc.compiler.builder; PyTorch modules need the torch frontend)"
-            )
-        return module
+        try:
+            module = factory()
+        except Exception as exc:  # the user's code: report, don't crash
+            raise CompileError(f"{path}:{factory_name}() failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        if isinstance(module, ModuleOp):
+            return module
+        torch = sys.modules.get("torch")  # only a file that imported torch can return a Module
+        if torch is not None and isinstance(module, torch.nn.Module):
+            from odtc.compiler.frontend_torch import import_torch_factory
+
+            return import_torch_factory(module, user, f"{path}:{factory_name}")
+        raise CompileError(
+            f"{path}:{factory_name}() returned {type(module).__name__}, expected a ModuleOp "
+            "(odtc.compiler.builder) or a torch.nn.Module"
+        )
     path = Path(text)
     if path.suffix == ".mlir":
         if not path.is_file():
             raise CompileError(f"model file {path} does not exist")
         return parse_module(path.read_text(), str(path))
     if path.suffix == ".onnx":
-        raise CompileError("ONNX import is not implemented yet; give a .mlir file or file.py:factory")
-    raise CompileError(f"cannot read model '{text}': expected .mlir or file.py:factory")
+        from odtc.compiler.frontend_onnx import import_onnx
+
+        return import_onnx(path)
+    raise CompileError(f"cannot read model '{text}': expected .mlir, .onnx or file.py:factory")
 
 
 def run_pipeline(
@@ -151,12 +170,21 @@ class CompileResult:
 
 def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
     """Bytes: the arena beside its lower bound and the naive keep-everything size, RAM and
-    flash split by what they hold, and the activations saved for backward."""
+    flash split by what they hold, and the activations saved for backward; and the
+    multiply-accumulates of one training step per sample (`train_step_macs`).
+
+    RAM (`ram_bytes`, the peak the device needs) = `arena_bytes` + `trainable_weights_bytes`
+    + `optimizer_state_bytes` (momentum velocity, Adam moments and step, mini-batch
+    accumulators and batch position) + `quantization_state_bytes` (run-time scales and
+    zero-points; 0 until quantized training lands); `state_bytes` is the last two together.
+    Flash = frozen weights + initial values of RAM arrays (+ `code_bytes` once a Cortex-M
+    build exists: see add_code_size — the compile step does not run make)."""
     from odtc.compiler.emit_c import layout_of
     from odtc.passes.plan_buffers import buffers_of, lower_bound
 
     lay = layout_of(lowered)
     bound = naive = saved = 0
+    macs = {"forward": 0, "backward": 0, "recompute": 0}
     for o in planned.ops:
         if isinstance(o, func.FuncOp):
             bufs = buffers_of(o)
@@ -165,6 +193,8 @@ def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
             if o.sym_name.data == "train_step":
                 attr = o.attributes.get("qtrain.saved_activation_bytes")
                 saved = int(attr.value.data) if attr is not None else 0  # type: ignore[attr-defined]
+                macs = train_step_macs(o)
+    quantization_state = 0  # no quantization-state symbols exist yet (quantized training: issue 3)
     return {
         "arena_bytes": lay.arena,
         "lower_bound_bytes": bound,
@@ -172,11 +202,126 @@ def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
         "ram_bytes": lay.ram,
         "flash_bytes": lay.frozen + lay.initial_values,
         "trainable_weights_bytes": lay.trainable,
+        "optimizer_state_bytes": lay.state - quantization_state,
+        "quantization_state_bytes": quantization_state,
         "state_bytes": lay.state,
         "frozen_weights_bytes": lay.frozen,
         "initial_values_bytes": lay.initial_values,
         "saved_activation_bytes": saved,
+        "macs_forward": macs["forward"],
+        "macs_backward": macs["backward"],
+        "macs_recompute": macs["recompute"],
     }
+
+
+def op_macs(op: Operation) -> int:
+    """Multiply-accumulates of one conv/dense-family op (0 for every other op). A conv
+    (and its grad-input) does N·O·OH·OW·(C/groups)·KH·KW, a dense N·O·K; a grad-weight does
+    the same per output channel it computes, so a sparse update (`channels`) counts only
+    the selected rows."""
+    shape = qtrain.tensor_shape
+    if isinstance(op, qtrain.Conv2dOp | qtrain.QConv2dOp):
+        n, o, oh, ow = shape(op.output)
+        _, cg, kh, kw = shape(op.weight)
+        return n * o * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.Conv2dGradInputOp):
+        n, o, oh, ow = shape(op.output_grad)
+        _, cg, kh, kw = shape(op.weight)
+        return n * o * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.Conv2dGradWeightOp):
+        n, _, oh, ow = shape(op.output_grad)
+        rows, cg, kh, kw = shape(op.weight_grad)
+        return n * rows * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.DenseOp | qtrain.QDenseOp):
+        n, k = shape(op.input)
+        return n * k * shape(op.weight)[0]
+    if isinstance(op, qtrain.DenseGradInputOp):
+        n, k = shape(op.input_grad)
+        return n * k * shape(op.weight)[0]
+    if isinstance(op, qtrain.DenseGradWeightOp):
+        n, k = shape(op.input)
+        return n * k * shape(op.weight_grad)[0]
+    if isinstance(op, qtrain.DenseGradWeightSgdOp):  # the grad-weight's MACs (+ one per element)
+        n, k = shape(op.input)
+        ch = op.channels
+        return n * k * (shape(op.output_grad)[1] if ch is None else len(ch.get_values()))
+    if isinstance(op, qtrain.Conv2dGradWeightSgdOp):
+        n, o, oh, ow = shape(op.output_grad)
+        cg = shape(op.input)[1] // op.groups.value.data
+        w = op.param_type()
+        assert w is not None, f"{op.name}: {op.param} is not a qtrain.param"
+        _, _, kh, kw = w.get_shape()
+        rows = o if op.channels is None else len(op.channels.get_values())
+        return n * rows * oh * ow * cg * kh * kw
+    return 0
+
+
+def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
+    """MACs per sample of a @train_step: `forward` (the forward ops, once), `backward` (the
+    grad-input and grad-weight ops) and `recompute` (ops qtrain-insert-checkpoints marked
+    `qtrain.recompute`: forward work done again instead of keeping activations)."""
+    out = {"forward": 0, "backward": 0, "recompute": 0}
+    batch = qtrain.tensor_shape(fn.function_type.inputs.data[0])[0] if fn.function_type.inputs.data else 1
+    for op in fn.body.block.ops:
+        m = op_macs(op)
+        if not m:
+            continue
+        if "qtrain.recompute" in op.attributes:
+            out["recompute"] += m
+        elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS)):
+            out["backward"] += m
+        else:
+            out["forward"] += m
+    return {k: v // max(batch, 1) for k, v in out.items()}
+
+
+def code_size(build_dir: str | Path) -> dict[str, int]:
+    """Code size of a Cortex-M build after `make -C BUILD` (the compile step does not run
+    make): `code_bytes`, the machine code of the model and its kernels (the `.text*` input
+    sections the linker kept from model.o and the runtime kernel objects, read from
+    BUILD/model.map), and `elf_code_bytes`, the `.text` section of the whole BUILD/model.elf
+    by `arm-none-eabi-size -A` (adds the startup code, the QEMU training harness and the
+    newlib pieces it pulls in, e.g. printf for semihosting). Empty when there is no
+    model.elf/model.map or no arm-none-eabi-size."""
+    import re
+    import subprocess
+
+    build = Path(build_dir)
+    elf, mapfile = build / "model.elf", build / "model.map"
+    tool = shutil.which("arm-none-eabi-size")
+    if not elf.is_file() or not mapfile.is_file() or tool is None:
+        return {}
+    proc = subprocess.run([tool, "-A", "-d", str(elf)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {}
+    sections = dict(
+        (m.group(1), int(m.group(2))) for m in re.finditer(r"^(\.\S+)\s+(\d+)\s+\d+\s*$", proc.stdout, re.M)
+    )
+    harness = {"startup.o", "odtc_platform.o", "odtc_train_main.o"}
+    code = 0
+    text = mapfile.read_text()
+    start = text.find("Linker script and memory map")
+    # " .text.name  0xADDR  0xSIZE obj/<target>/file.o", the name alone on its line when long
+    entry = re.compile(r"^ (\.text\S*)(?:\s*\n)?\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", re.M)
+    for m in entry.finditer(text, max(start, 0)):
+        obj = m.group(3)
+        if obj.startswith("obj/") and obj.endswith(".o") and Path(obj).name not in harness:
+            code += int(m.group(2), 16)
+    return {"code_bytes": code, "elf_code_bytes": sections.get(".text", 0)}
+
+
+def add_code_size(build_dir: str | Path) -> dict[str, int]:
+    """Add code_size() to BUILD/memory.json (flash_bytes then includes code_bytes) and
+    return the report; unchanged when there is no Cortex-M build to measure."""
+    build = Path(build_dir)
+    path = build / "memory.json"
+    memory: dict[str, int] = json.loads(path.read_text())
+    sizes = code_size(build)
+    if sizes:
+        memory.update(sizes)
+        memory["flash_bytes"] = memory["frozen_weights_bytes"] + memory["initial_values_bytes"] + sizes["code_bytes"]
+        path.write_text(json.dumps(memory, indent=2) + "\n")
+    return memory
 
 
 def compile_model(

@@ -354,4 +354,77 @@ def residual_cnn(seed: int = 0, batch: int = 1) -> ModuleOp:
     return b.build(logits)
 
 
-EXAMPLES = {"mnist-cnn": mnist_cnn, "mnist-mlp": mnist_mlp, "residual-cnn": residual_cnn}
+# --- MobileNetV2-w0.35, as the Tiny Training Engine trains it (REFERENCES.md §3) ---------
+
+MOBILENETV2_W035_BLOCKS: tuple[tuple[int, int, int], ...] = (
+    (1, 8, 1),
+    (6, 8, 2), (6, 8, 1),
+    (6, 16, 2), (6, 16, 1), (6, 16, 1),
+    (6, 24, 2), (6, 24, 1), (6, 24, 1), (6, 24, 1),
+    (6, 32, 1), (6, 32, 1), (6, 32, 1),
+    (6, 56, 2), (6, 56, 1), (6, 56, 1),
+    (6, 112, 1),
+)
+"""(t = expansion, c = output channels, s = stride) of the 17 inverted-residual blocks. A block
+has an identity residual exactly when s = 1 and its input already has c channels."""
+
+
+def mobilenetv2_w035(num_classes: int = 10, resolution: int = 128, seed: int = 0) -> ModuleOp:
+    """MobileNetV2-w0.35 as the Tiny Training Engine uses it: input 1x3xRxR, stem conv 3->16
+    k3 s2, the 17 blocks of MOBILENETV2_W035_BLOCKS (pw1 1x1 + ReLU6 when t > 1, depthwise
+    k3 + ReLU6, pw2 1x1 linear, identity residual), global average pool, dense 112 ->
+    classes. No 1280-channel head conv. Batch norm is folded: every conv has a bias (as in
+    TTE's int8 graph). At 128x128 with 10 classes: 16.65 M conv/dense MACs and 245,578
+    parameters (TTE: "about 16.7 M MACs, 0.24 M parameters").
+
+    Convs are named by their index in TTE's numbering, counted from the stem over every conv:
+    `conv0` is the stem; the first block (t = 1) has no expansion conv, so it is dw = conv1,
+    pw2 = conv2; the block b >= 1 (0-based over the 17 blocks) has pw1 = conv{3b}, dw =
+    conv{3b+1}, pw2 = conv{3b+2}; the last block is conv48..conv50, 51 convs in all. The
+    classifier is `classifier`. So TTE's "weights of convs 27, 30, ..., 48" are the expansion
+    (pw1) convs of blocks 9..16 — see TTE_SPARSE_99KB."""
+    b = GraphBuilder((1, 3, resolution, resolution), seed=seed)
+    h = b.relu6(b.conv2d(b.input, 16, 3, stride=2, padding=1, name="conv0"))
+    channels = 16
+    for blk, (t, c, s) in enumerate(MOBILENETV2_W035_BLOCKS):
+        x = h
+        hidden = channels * t
+        if t != 1:
+            h = b.relu6(b.conv2d(h, hidden, 1, name=f"conv{3 * blk}"))
+        h = b.relu6(b.conv2d(h, hidden, 3, stride=s, padding=1, groups=hidden, name=f"conv{3 * blk + 1}"))
+        h = b.conv2d(h, c, 1, name=f"conv{3 * blk + 2}")
+        if s == 1 and channels == c:
+            h = b.add(h, x)
+        channels = c
+    logits = b.dense(b.flatten(b.global_avgpool(h)), num_classes, name="classifier")
+    return b.build(logits)
+
+
+TTE_SPARSE_99KB: dict[str, object] = {
+    "mode": "sparse",
+    "bias_k": 26,
+    "sparse_weights": [
+        "classifier.weight:1",
+        "conv27.weight:1",
+        "conv30.weight:1",
+        "conv33.weight:1",
+        "conv36.weight:1",
+        "conv39.weight:1",
+        "conv42.weight:0.125",
+        "conv45.weight:0.5",
+        "conv48.weight:1",
+    ],
+}
+"""TTE's MobileNetV2-w0.35 "99 KB" sparse update as `[train]` keys of a train.toml (see
+examples/mobilenetv2_tte_sparse.toml): the biases of the last 25 convs (conv26..conv50) plus
+the classifier's — `bias_k` counts layers and the classifier is the last one, hence 26 —;
+the weights of conv27, 30, 33, 36, 39 and 48 fully, conv42 at 1/8 and conv45 at 1/2 of
+their output channels (the first ones); the classifier weight fully."""
+
+
+EXAMPLES = {
+    "mnist-cnn": mnist_cnn,
+    "mnist-mlp": mnist_mlp,
+    "residual-cnn": residual_cnn,
+    "mobilenetv2-w035": mobilenetv2_w035,
+}

@@ -1925,6 +1925,175 @@ class CounterStepOp(IRDLOperation):
         _require_state(self, self.counter)
 
 
+# -- fused grad-weight + SGD: the weight gradient never exists as a buffer --------------
+#
+# Produced by qtrain-fuse-updates from a conv2d/dense grad-weight whose only user is a
+# plain `qtrain.sgd_update` (no accumulate). Each gradient element is computed exactly as
+# the grad-weight op computes it and at once applied as w = w − lr · g, exactly as
+# sgd_update applies it, so the results are those of the pair; with `channels` the
+# gradient rows are those output channels and only those rows of the parameter change.
+# The kernel size comes from the parameter's type.
+
+
+def _fused_param_shape(op: Operation, param: SymbolRefAttr, rank: int) -> tuple[int, ...] | None:
+    """The trainable parameter's shape, or None when the op is not inside a module yet."""
+    target = _lookup(op, param)
+    if target is None:
+        if _module_of(op) is not None:
+            raise _err(op, f"no qtrain.param named {param}")
+        return None
+    if not isinstance(target, ParamOp) or not target.is_trainable:
+        raise _err(op, f"{param} is not a trainable qtrain.param")
+    if not isinstance(target.type.element_type, Float32Type):
+        raise _err(op, f"{param} must have element type f32, got {target.type.element_type}")
+    shape = tuple(target.type.get_shape())
+    if len(shape) != rank:
+        raise _err(op, f"{param} must have rank {rank}, got shape {_fmt(shape)}")
+    return shape
+
+
+class _FusedGradWeightSgd(IRDLOperation):
+    param = prop_def(SymbolRefAttr)
+    input = operand_def(TensorType)
+    output_grad = operand_def(TensorType)
+    lr = prop_def(FloatAttr[Float64Type])
+    channels = opt_prop_def(DenseArrayBase[I64])
+
+    def param_type(self) -> TensorType | None:
+        """The updated parameter's type (it gives the kernel size), None when unresolved."""
+        target = _lookup(self, self.param)
+        return target.type if isinstance(target, ParamOp) else None
+
+
+@irdl_op_definition
+class DenseGradWeightSgdOp(_FusedGradWeightSgd):
+    """`dense_grad_weight` fused with its plain SGD update: for each output row o (or each
+    listed channel), dW[o, :] = dy[:, o]^T · x is applied as soon as it is computed,
+    w[o, :] -= lr · dW[o, :], so no weight-gradient buffer exists.
+
+    `qtrain.dense_grad_weight_sgd @fc.weight, %x, %dy lr 1.0e-02 : tensor<1x784xf32>, tensor<1x10xf32>`
+    """
+
+    name = "qtrain.dense_grad_weight_sgd"
+    assembly_format = (
+        "$param `,` $input `,` $output_grad `lr` $lr (`channels` $channels^)? attr-dict "
+        "`:` type($input) `,` type($output_grad)"
+    )
+
+    def __init__(
+        self, param: str | SymbolRefAttr, x: SSAValue, dy: SSAValue, lr: FloatAttr | float,
+        channels: DenseArrayBase | Sequence[int] | None = None,
+    ) -> None:
+        if channels is not None and not isinstance(channels, DenseArrayBase):
+            channels = _i64_array(channels)
+        super().__init__(
+            operands=[x, dy],
+            properties={
+                "param": SymbolRefAttr(param) if isinstance(param, str) else param,
+                "lr": lr if isinstance(lr, FloatAttr) else FloatAttr(lr, Float64Type()),
+                "channels": channels,
+            },
+        )
+
+    def verify_(self) -> None:
+        for what, v in (("input", self.input), ("output error", self.output_grad)):
+            _require_f32(self, what, v)
+            _require_rank(self, what, v, (2,))
+        n, k = tensor_shape(self.input)
+        nd, o = tensor_shape(self.output_grad)
+        if nd != n:
+            raise _err(self, f"output error has batch {nd} but input has batch {n}")
+        shape = _fused_param_shape(self, self.param, 2)
+        if shape is not None:
+            if shape[0] != o:
+                raise _err(
+                    self,
+                    f"output error has {o} features but {self.param} has {shape[0]} rows "
+                    f"(output error shape {_fmt((n, o))}, weight shape {_fmt(shape)})",
+                )
+            if shape[1] != k:
+                raise _err(
+                    self,
+                    f"input has {k} features but {self.param} has {shape[1]} columns "
+                    f"(input shape {_fmt((n, k))}, weight shape {_fmt(shape)})",
+                )
+        _verify_channels(self, self.channels, o)
+
+
+@irdl_op_definition
+class Conv2dGradWeightSgdOp(_FusedGradWeightSgd):
+    """`conv2d_grad_weight` fused with its plain SGD update: for each output channel o (or
+    each listed channel), dW[o] is computed from the saved input and the output error and
+    applied at once, w[o] -= lr · dW[o], so no weight-gradient buffer exists. The kernel
+    size is the parameter's.
+
+    `qtrain.conv2d_grad_weight_sgd @conv.weight, %x, %dy stride [1, 1] padding [1, 1, 1, 1] groups 1 lr 1.0e-02 : tensor<1x1x28x28xf32>, tensor<1x8x28x28xf32>`
+    """
+
+    name = "qtrain.conv2d_grad_weight_sgd"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+    assembly_format = (
+        "$param `,` $input `,` $output_grad `stride` $stride `padding` $padding `groups` $groups "
+        "`lr` $lr (`channels` $channels^)? attr-dict `:` type($input) `,` type($output_grad)"
+    )
+
+    def __init__(
+        self, param: str | SymbolRefAttr, x: SSAValue, dy: SSAValue, lr: FloatAttr | float,
+        stride: DenseArrayBase | Sequence[int] = (1, 1),
+        padding: DenseArrayBase | Sequence[int] = (0, 0, 0, 0),
+        groups: IntegerAttr | int = 1,
+        channels: DenseArrayBase | Sequence[int] | None = None,
+    ) -> None:
+        if channels is not None and not isinstance(channels, DenseArrayBase):
+            channels = _i64_array(channels)
+        super().__init__(
+            operands=[x, dy],
+            properties={
+                "param": SymbolRefAttr(param) if isinstance(param, str) else param,
+                "stride": stride if isinstance(stride, DenseArrayBase) else _i64_array(stride),
+                "padding": padding if isinstance(padding, DenseArrayBase) else _i64_array(padding),
+                "groups": groups if isinstance(groups, IntegerAttr) else IntegerAttr(groups, i64),
+                "lr": lr if isinstance(lr, FloatAttr) else FloatAttr(lr, Float64Type()),
+                "channels": channels,
+            },
+        )
+
+    def verify_(self) -> None:
+        for what, v in (("input", self.input), ("output error", self.output_grad)):
+            _require_f32(self, what, v)
+            _require_rank(self, what, v, (4,))
+        n, c, h, w = tensor_shape(self.input)
+        o = tensor_shape(self.output_grad)[1]
+        groups = self.groups.value.data
+        _check_groups(self, groups, c, o)
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        shape = _fused_param_shape(self, self.param, 4)
+        if shape is not None:
+            wo, i, kh, kw = shape
+            if wo != o:
+                raise _err(
+                    self,
+                    f"output error has {o} channels but {self.param} has {wo} output channels "
+                    f"(output error shape {_fmt(tensor_shape(self.output_grad))}, weight shape {_fmt(shape)})",
+                )
+            if i * groups != c:
+                raise _err(
+                    self,
+                    f"{self.param} has {i} input channels per group but input has {c} channels in "
+                    f"{groups} group(s) (weight shape {_fmt(shape)}, input shape {_fmt((n, c, h, w))})",
+                )
+            oh, ow = conv_output_hw((h, w), (kh, kw), stride, padding)
+            if oh < 1 or ow < 1:
+                raise _err(
+                    self, f"kernel {_fmt((kh, kw))} does not fit input {_fmt((h, w))} with padding {_fmt(padding)}"
+                )
+            _require_shape(self, "output error", self.output_grad, (n, o, oh, ow))
+        _verify_channels(self, self.channels, o)
+
+
 BACKWARD_OPS: tuple[type[IRDLOperation], ...] = (
     Conv2dGradInputOp,
     Conv2dGradWeightOp,
@@ -1944,6 +2113,8 @@ BACKWARD_OPS: tuple[type[IRDLOperation], ...] = (
     MseGradOp,
 )
 OPTIMIZER_OPS: tuple[type[IRDLOperation], ...] = (SgdUpdateOp, MomentumUpdateOp, AdamUpdateOp, CounterStepOp)
+FUSED_UPDATE_OPS: tuple[type[IRDLOperation], ...] = (DenseGradWeightSgdOp, Conv2dGradWeightSgdOp)
+"""A grad-weight and its plain SGD update in one op (qtrain-fuse-updates): both backward and optimizer."""
 
 
 FORWARD_OPS: tuple[type[IRDLOperation], ...] = (
@@ -1964,6 +2135,6 @@ QUANT_OPS: tuple[type[IRDLOperation], ...] = (QuantizeOp, DequantizeOp, Requanti
 
 QTrain = Dialect(
     "qtrain",
-    [ParamOp, StateOp, LoadOp, StoreOp, *FORWARD_OPS, *LOSS_OPS, *QUANT_OPS, *BACKWARD_OPS, *OPTIMIZER_OPS],
+    [ParamOp, StateOp, LoadOp, StoreOp, *FORWARD_OPS, *LOSS_OPS, *QUANT_OPS, *BACKWARD_OPS, *OPTIMIZER_OPS, *FUSED_UPDATE_OPS],
     [QuantType, NpzAttr],
 )

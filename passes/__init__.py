@@ -30,6 +30,24 @@ def _prune_frozen_backward() -> type[ModulePass]:
     return PruneFrozenBackwardPass
 
 
+def _insert_checkpoints() -> type[ModulePass]:
+    from odtc.passes.insert_checkpoints import InsertCheckpointsPass
+
+    return InsertCheckpointsPass
+
+
+def _schedule() -> type[ModulePass]:
+    from odtc.passes.schedule import SchedulePass
+
+    return SchedulePass
+
+
+def _fuse_updates() -> type[ModulePass]:
+    from odtc.passes.fuse_updates import FuseUpdatesPass
+
+    return FuseUpdatesPass
+
+
 def _bufferize() -> type[ModulePass]:
     from odtc.passes.bufferize import BufferizePass
 
@@ -55,6 +73,9 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qtrain-mark-trainable": _mark_trainable,
         "qtrain-autodiff": _autodiff,
         "qtrain-prune-frozen-backward": _prune_frozen_backward,
+        "qtrain-insert-checkpoints": _insert_checkpoints,
+        "qtrain-schedule": _schedule,
+        "qtrain-fuse-updates": _fuse_updates,
         "qtrain-bufferize": _bufferize,
         "qtrain-plan-buffers": _plan_buffers,
         "convert-qtrain-to-c": _convert_qtrain_to_c,

@@ -2,6 +2,8 @@
 
 Invariant established: in every `func.func`, each op producing a tensor carries exactly one of
   * `qtrain.alias` — reshape/flatten: its result is its input's buffer, reinterpreted;
+  * `qtrain.inplace = K` (option `inplace`) — relu/relu6/add whose operand K dies there:
+    the result is written over that operand's buffer;
   * `qtrain.bytes = N` and `qtrain.live = array<i64: first, last>` — an arena buffer
     live from the op's index to the index of its last reader (through aliases);
   * nothing — a `qtrain.load` whose result reads the symbol's own storage in place (no
@@ -27,8 +29,8 @@ from odtc.dialects import qtrain
 from odtc.passes.prune_frozen_backward import tensor_bytes
 
 ALIASING = (qtrain.ReshapeOp, qtrain.FlattenOp)
-ATTRS = ("qtrain.alias", "qtrain.bytes", "qtrain.live", "qtrain.scratch_bytes", "qtrain.offset",
-         "qtrain.scratch_offset")
+ATTRS = ("qtrain.alias", "qtrain.inplace", "qtrain.bytes", "qtrain.live", "qtrain.scratch_bytes",
+         "qtrain.offset", "qtrain.scratch_offset")
 
 
 def written_symbols(op: Operation) -> set[str]:
@@ -36,7 +38,11 @@ def written_symbols(op: Operation) -> set[str]:
     out: set[str] = set()
     if isinstance(op, qtrain.StoreOp):
         out.add(op.symbol.root_reference.data)
-    elif isinstance(op, qtrain.SgdUpdateOp | qtrain.MomentumUpdateOp | qtrain.AdamUpdateOp):
+    elif isinstance(
+        op,
+        qtrain.SgdUpdateOp | qtrain.MomentumUpdateOp | qtrain.AdamUpdateOp
+        | qtrain.DenseGradWeightSgdOp | qtrain.Conv2dGradWeightSgdOp,
+    ):
         out.add(op.param.root_reference.data)
         for name in ("velocity", "first_moment", "second_moment", "step", "accumulator"):
             ref = op.properties.get(name)
@@ -61,19 +67,57 @@ def scratch_bytes(op: Operation) -> int:
     return 0
 
 
-def _root(v: SSAValue) -> SSAValue:
-    while isinstance(v.owner, ALIASING):
-        v = v.owner.operands[0]
-    return v
+def _root(v: SSAValue, parent: dict[SSAValue, SSAValue] | None = None) -> SSAValue:
+    """The value whose buffer `v` lives in: through reshape/flatten and in-place ops."""
+    while True:
+        if isinstance(v.owner, ALIASING):
+            v = v.owner.operands[0]
+        elif parent is not None and v in parent:
+            v = parent[v]
+        else:
+            return v
 
 
-def bufferize_function(fn: func.FuncOp) -> None:
+# Elementwise ops whose C kernels may write their result over an input (y[i] depends only
+# on x[i]): with `inplace`, the result takes over the input's buffer when that input (and
+# everything sharing its buffer) is read for the last time by this op.
+INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp)
+
+
+def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
+    parent: dict[SSAValue, SSAValue] = {}
+    last_read: dict[SSAValue, int] = {}
+    for i, o in enumerate(ops):
+        for v in o.operands:
+            last_read[v] = i
+    members: dict[SSAValue, list[SSAValue]] = {}
+    for o in ops:
+        for r in o.results:
+            members.setdefault(_root(r, parent), []).append(r)
+        if not isinstance(o, INPLACE):
+            continue
+        i = ops.index(o)
+        for cand in o.operands:
+            root = _root(cand, parent)
+            owner = root.owner
+            if not isinstance(owner, Operation) or isinstance(owner, qtrain.LoadOp) or owner not in ops:
+                continue  # arguments and parameter storage are never overwritten
+            group = members.get(root, [root])
+            if max(last_read.get(m, -1) for m in group) == i:
+                parent[o.results[0]] = cand
+                members.setdefault(root, [root]).append(o.results[0])
+                break
+    return parent
+
+
+def bufferize_function(fn: func.FuncOp, inplace: bool = False) -> None:
     ops = list(fn.body.block.ops)
     index = {o: i for i, o in enumerate(ops)}
+    parent = _inplace_parents(ops) if inplace else {}
     last_use: dict[SSAValue, int] = {}
     for i, o in enumerate(ops):
         for v in o.operands:
-            r = _root(v)
+            r = _root(v, parent)
             last_use[r] = max(last_use.get(r, -1), i)
     for i, o in enumerate(ops):
         for name in ATTRS:
@@ -86,6 +130,9 @@ def bufferize_function(fn: func.FuncOp) -> None:
         if len(o.results) != 1 or not isinstance(o.results[0].type, TensorType):
             continue
         v = o.results[0]
+        if v in parent:
+            o.attributes["qtrain.inplace"] = IntegerAttr(list(o.operands).index(parent[v]), i64)
+            continue
         last = last_use.get(v, i)
         if isinstance(o, qtrain.LoadOp):
             sym = o.symbol.root_reference.data
@@ -101,7 +148,11 @@ def bufferize_function(fn: func.FuncOp) -> None:
 class BufferizePass(ModulePass):
     name = "qtrain-bufferize"
 
+    inplace: bool = False
+    """Let relu, relu6 and add write over an input that dies there (`qtrain.inplace = K`:
+    the result shares operand K's buffer)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in op.ops:
             if isinstance(fn, func.FuncOp):
-                bufferize_function(fn)
+                bufferize_function(fn, self.inplace)

@@ -89,8 +89,14 @@ class _Lowerer:
         if v is None:
             return ckern.RefAttr("null")
         ct = ctype_of(v.type)
-        while isinstance(v.owner, qtrain.ReshapeOp | qtrain.FlattenOp):
-            v = v.owner.operands[0]
+        while True:  # follow reshape/flatten aliases and in-place results to the buffer owner
+            owner = v.owner
+            if isinstance(owner, qtrain.ReshapeOp | qtrain.FlattenOp):
+                v = owner.operands[0]
+            elif isinstance(owner, Operation) and "qtrain.inplace" in owner.attributes:
+                v = owner.operands[int(owner.attributes["qtrain.inplace"].value.data)]  # type: ignore[attr-defined]
+            else:
+                break
         if v in self.args:
             return ckern.RefAttr("arg", self.args[v], 0, ct)
         owner = v.owner
@@ -253,6 +259,8 @@ def _lower(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch tab
                    _i(prod(_shape(op.prediction))))
         case qtrain.SgdUpdateOp() | qtrain.MomentumUpdateOp() | qtrain.AdamUpdateOp():
             _lower_update(L, op)
+        case qtrain.DenseGradWeightSgdOp() | qtrain.Conv2dGradWeightSgdOp():
+            _lower_fused_update(L, op)
         case qtrain.CounterStepOp():
             L.call("odtc_counter_step", L.sym(op.counter, "int32_t"), _i(op.modulo.value.data))
         case func.ReturnOp():
@@ -295,6 +303,25 @@ def _lower_update(L: _Lowerer, op: qtrain.SgdUpdateOp | qtrain.MomentumUpdateOp 
         L.call("odtc_adam_update_f32", w, L.sym(op.first_moment), L.sym(op.second_moment),
                L.sym(op.step, "int32_t"), g, acc, *tail, _f64(op.lr.value.data), _f64(op.beta1.value.data),
                _f64(op.beta2.value.data), _f64(op.eps.value.data))
+
+
+def _lower_fused_update(L: _Lowerer, op: qtrain.DenseGradWeightSgdOp | qtrain.Conv2dGradWeightSgdOp) -> None:
+    # The parameter is the kernel's in/out buffer; its declared shape gives dense's k and
+    # the conv kernel size (the fused op has no gradient result to read them from).
+    w_type = op.param_type()
+    if w_type is None:
+        raise _fail(f"{op.name}: no qtrain.param named {op.param}")
+    w_shape = tuple(w_type.get_shape())
+    o = _shape(op.output_grad)[1]
+    ch, n_ch = _channels(L, op, o)
+    lr = _f32(op.lr.value.data)
+    if isinstance(op, qtrain.DenseGradWeightSgdOp):
+        n, k = _shape(op.input)
+        L.call("odtc_dense_f32_grad_weight_sgd", L.ref(op.input), L.ref(op.output_grad), L.sym(op.param), ch, n_ch,
+               _i(n), _i(k), _i(o), lr)
+    else:
+        L.call("odtc_conv2d_f32_grad_weight_sgd", L.ref(op.input), L.ref(op.output_grad), L.sym(op.param), ch, n_ch,
+               *_conv_geometry(_shape(op.input), w_shape, o, op), lr)
 
 
 def _globals(module: ModuleOp) -> tuple[list[ckern.GlobalOp], dict[str, str]]:

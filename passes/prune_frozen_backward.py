@@ -34,6 +34,8 @@ SIDE_EFFECTS = (
     qtrain.SgdUpdateOp,
     qtrain.MomentumUpdateOp,
     qtrain.AdamUpdateOp,
+    qtrain.DenseGradWeightSgdOp,
+    qtrain.Conv2dGradWeightSgdOp,
     qtrain.CounterStepOp,
     func.ReturnOp,
 )

@@ -61,7 +61,9 @@ QEMU = os.environ.get("ODTC_QEMU", "qemu-system-arm")
 HOST_CC = os.environ.get("ODTC_HOST_CC", "gcc")
 
 #: Flags every build uses, host and target (bit-identical fp32 needs -ffp-contract=off).
-COMMON_CFLAGS: tuple[str, ...] = ("-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-std=c11")
+COMMON_CFLAGS: tuple[str, ...] = (
+    "-O2", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Werror", "-std=c11",
+)
 #: Host shared-library flags (on top of COMMON_CFLAGS).
 HOST_CFLAGS: tuple[str, ...] = ("-fPIC", "-shared")
 SANITIZE_CFLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer")

@@ -19,12 +19,12 @@ attached to the interpreter with `Interpreter.set_data(QTrainFunctions, STATE_KE
 `qtrain.load` returns a copy of the symbol's array; `qtrain.store` replaces it with a copy
 of the stored value, so values never alias the state.
 
-Optimizer ops (`qtrain.sgd_update`, `momentum_update`, `adam_update`) and
-`qtrain.counter_step` have no results: they read and replace state entries by symbol name
-(the parameter, its velocity / Adam moments / i32 step, the gradient accumulator, the
-counter) with the pure functions of `odtc.runtime.reference`. The batch position of an
-accumulating update is its `tensor<i32>` SSA operand (loaded from the counter state before
-`counter_step` advances it).
+Optimizer ops (`qtrain.sgd_update`, `momentum_update`, `adam_update`, the fused
+`dense_grad_weight_sgd` / `conv2d_grad_weight_sgd`) and `qtrain.counter_step` have no
+results: they read and replace state entries by symbol name (the parameter, its velocity /
+Adam moments / i32 step, the gradient accumulator, the counter) with the pure functions of
+`odtc.runtime.reference`. The batch position of an accumulating update is its
+`tensor<i32>` SSA operand (loaded from the counter state before `counter_step` advances it).
 """
 
 from __future__ import annotations
@@ -684,6 +684,41 @@ class QTrainFunctions(InterpreterFunctions):
         state = _state(interpreter)
         name = _state_name(state, op, op.counter)
         _put(state, op, op.counter, ref.counter_step(state[name], op.modulo.value.data))
+        return ()
+
+    # -- fused grad-weight + SGD (qtrain-fuse-updates): the pair's semantics, one op ------
+
+    @impl(qt.DenseGradWeightSgdOp)
+    def run_dense_grad_weight_sgd(
+        self, interpreter: Interpreter, op: qt.DenseGradWeightSgdOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state = _state(interpreter)
+        a = _Args(op, args)
+        name = _state_name(state, op, op.param)
+        w = ref.dense_grad_weight_sgd(
+            state[name], a[op.input], a[op.output_grad], op.lr.value.data, _channels(op.channels)
+        )
+        _put(state, op, op.param, w)
+        return ()
+
+    @impl(qt.Conv2dGradWeightSgdOp)
+    def run_conv2d_grad_weight_sgd(
+        self, interpreter: Interpreter, op: qt.Conv2dGradWeightSgdOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        state = _state(interpreter)
+        a = _Args(op, args)
+        name = _state_name(state, op, op.param)
+        w = ref.conv2d_grad_weight_sgd(
+            state[name],
+            a[op.input],
+            a[op.output_grad],
+            op.lr.value.data,
+            _ints(op.stride.get_values()),
+            _ints(op.padding.get_values()),
+            op.groups.value.data,
+            _channels(op.channels),
+        )
+        _put(state, op, op.param, w)
         return ()
 
 

@@ -1117,3 +1117,38 @@ def counter_step(counter: ArrayLike, modulo: int) -> NDArray[np.int32]:
     if modulo < 1:
         raise ValueError(f"counter_step: modulo must be >= 1, got {modulo}")
     return np.asarray((int(np.asarray(counter).item()) + 1) % modulo, dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------------------
+# Fused grad-weight + SGD (qtrain-fuse-updates; f32, pure: return the new parameter)
+# ---------------------------------------------------------------------------------------
+#
+# By definition the pair they replace: the weight gradient rows with the grad-weight
+# function, then `sgd_update` on those rows. Row by row (as the C kernels do it) gives the
+# same values, since a row's gradient reads neither the parameter nor other rows.
+
+
+def dense_grad_weight_sgd(
+    w: ArrayLike, x: ArrayLike, dy: ArrayLike, lr: float, channels: Sequence[int] | ArrayLike | None = None
+) -> F32:
+    """w[rows] = w[rows] - f32(lr) * dense_grad_weight(x, dy, channels) (see sgd_update)."""
+    return sgd_update(w, dense_grad_weight(x, dy, channels), lr, channels)
+
+
+def conv2d_grad_weight_sgd(
+    w: ArrayLike,
+    x: ArrayLike,
+    dy: ArrayLike,
+    lr: float,
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+    channels: Sequence[int] | ArrayLike | None = None,
+) -> F32:
+    """w[rows] = w[rows] - f32(lr) * conv2d_grad_weight(x, dy, w.shape, ...) (see sgd_update);
+    the kernel size is the parameter's."""
+    wa = _f32(w)
+    if wa.ndim != 4:
+        raise ValueError(f"conv2d_grad_weight_sgd expects an OIHW weight, got shape {wa.shape}")
+    g = conv2d_grad_weight(x, dy, wa.shape, stride, padding, groups, channels)
+    return sgd_update(wa, g, lr, channels)

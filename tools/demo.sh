@@ -6,10 +6,12 @@
 # Usage: bash tools/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/odtc ]; then
+stamp=.venv/.odtc-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e .
+  touch "$stamp"
 fi
 .venv/bin/odtc compile examples/mnist_cnn.py:model --config examples/train.toml --target cortex-m4 -o build/demo
 .venv/bin/odtc train build/demo --data mnist --epochs 1

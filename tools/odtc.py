@@ -3,6 +3,7 @@
     odtc compile MODEL [--config train.toml] [--target host] -o BUILD
     odtc compile --print-pipeline [--config train.toml]
     odtc train BUILD [--data mnist|DIR|FILE.npz] [--epochs N] [--limit N] [--emulate] [--json]
+    odtc export BUILD (--torch state.pt | --onnx out.onnx [--from model.onnx])
 
 Every user error ends in one line `odtc: error: ...` and exit status 1.
 """
@@ -25,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compile", help="compile a model and its training step into BUILD")
-    c.add_argument("model", nargs="?", help="model.mlir or file.py:factory")
+    c.add_argument("model", nargs="?", help="model.mlir, model.onnx or file.py:factory")
     c.add_argument("--config", help="train.toml (default: the defaults in DESIGN.md)")
     c.add_argument("--target", default="host", choices=api.TARGETS)
     c.add_argument("-o", "--output", default="build", help="BUILD directory (default: build)")
@@ -43,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="c: the generated C (default); interpreter: the reference interpreter")
     t.add_argument("--timeout", type=float, default=3600, help="seconds the emulated run may take")
     t.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+    e = sub.add_parser("export", help="write the trained weights (BUILD/trained.npz) back to PyTorch or ONNX")
+    e.add_argument("build", help="BUILD directory trained by odtc train")
+    fmt = e.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--torch", metavar="STATE.pt", help="a state_dict (torch.save) for module.load_state_dict")
+    fmt.add_argument("--onnx", metavar="OUT.onnx", help="the source ONNX model with the trained initializers")
+    e.add_argument("--from", dest="source", metavar="MODEL.onnx",
+                   help="the ONNX model BUILD was compiled from (default: the path recorded at compile time)")
     return p
 
 
@@ -64,21 +73,33 @@ def _compile(args: argparse.Namespace) -> int:
     mem = result.memory
     out = "libmodel.so" if args.target == "host" else "model.elf"
     print(f"compiled {args.model} for {args.target} -> {result.build_dir}/ (make -C {result.build_dir} builds {out})")
-    print("memory (bytes):")
-    for key, label in (
-        ("arena_bytes", "arena: activations, gradients, scratch"),
-        ("lower_bound_bytes", "  lower bound for this schedule"),
-        ("naive_bytes", "  naive (every buffer separate)"),
-        ("saved_activation_bytes", "  of which saved for backward"),
-        ("trainable_weights_bytes", "trainable weights"),
-        ("state_bytes", "optimizer/quantization state"),
-        ("ram_bytes", "RAM total"),
-        ("frozen_weights_bytes", "frozen weights (flash)"),
-        ("initial_values_bytes", "initial values (flash)"),
-        ("flash_bytes", "flash total (without code)"),
-    ):
-        print(f"  {label:<40} {mem[key]:>10}")
+    print(format_memory(mem))
     return 0
+
+
+def format_memory(mem: dict[str, int]) -> str:
+    """The memory report as printed by `odtc compile` (every figure is in BUILD/memory.json)."""
+    rows = [
+        ("RAM", mem["ram_bytes"], ""),
+        ("  arena: activations, gradients, scratch", mem["arena_bytes"],
+         f"lower bound {mem['lower_bound_bytes']}, naive {mem['naive_bytes']}"),
+        ("  trainable weights", mem["trainable_weights_bytes"], ""),
+        ("  optimizer state", mem.get("optimizer_state_bytes", mem["state_bytes"]), ""),
+        ("  quantization state", mem.get("quantization_state_bytes", 0), ""),
+        ("flash (without code)", mem["flash_bytes"] - mem.get("code_bytes", 0), ""),
+        ("  frozen weights", mem["frozen_weights_bytes"], ""),
+        ("  initial values of RAM data", mem["initial_values_bytes"], ""),
+        ("read by the backward pass", mem["saved_activation_bytes"], "ReLU outputs counted as 1-bit masks"),
+    ]
+    lines = ["memory (bytes):"]
+    for label, value, note in rows:
+        lines.append(f"  {label:<42} {value:>10}" + (f"   ({note})" if note else ""))
+    if "macs_forward" in mem:
+        lines.append(
+            f"  MACs per sample: forward {mem['macs_forward']}, backward {mem['macs_backward']}, "
+            f"recompute {mem.get('macs_recompute', 0)}"
+        )
+    return "\n".join(lines)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -107,11 +128,27 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from odtc.compiler import export
+
+    if args.torch is not None:
+        if args.source is not None:
+            raise api.CompileError("--from goes with --onnx")
+        n = export.export_torch(args.build, args.torch)
+        print(f"wrote {n} parameters to {args.torch} (module.load_state_dict(torch.load('{args.torch}')))")
+    else:
+        n = export.export_onnx(args.build, args.onnx, args.source)
+        print(f"wrote {args.onnx} with {n} trained initializers")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "compile":
             return _compile(args)
+        if args.command == "export":
+            return _export(args)
         return _train(args)
     except (api.CompileError, ConfigError, DataError, OSError) as exc:
         print(f"odtc: error: {exc}", file=sys.stderr)

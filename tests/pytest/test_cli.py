@@ -47,7 +47,7 @@ def test_print_ir_after_all_names_every_pass(tmp_path: Path) -> None:
     [
         (["compile", "nope.mlir", "-o", "{tmp}/b"], "odtc: error: model file nope.mlir does not exist"),
         (["compile", "examples/mnist_cnn.py:nothing", "-o", "{tmp}/b"], "has no function 'nothing'"),
-        (["compile", "m.onnx", "-o", "{tmp}/b"], "ONNX import is not implemented yet"),
+        (["compile", "m.onnx", "-o", "{tmp}/b"], "model file m.onnx does not exist"),
         (["compile", "examples/mnist_cnn.py:model", "--config", "{tmp}/bad.toml", "-o", "{tmp}/b"],
          "unknown config key 'train.optimiser'"),
         (["compile", "{tmp}/broken.mlir", "-o", "{tmp}/b"], "broken.mlir:1:"),

@@ -41,7 +41,7 @@ def test_full_file(tmp_path: Path) -> None:
         ({"train": {"batch_size": 2.5}}, "config key 'train.batch_size' must be a int"),
         ({"train": {"trainable": "fc*"}}, "config key 'train.trainable' must be a list of strings"),
         ({"quantize": {"scheme": "u8-asym"}}, "config key 'quantize.scheme' = 'u8-asym': quantized training"),
-        ({"memory": {"budget_bytes": 1000}}, "config key 'memory.budget_bytes': checkpointing"),
+        ({"memory": {"budget_bytes": -1}}, "config key 'memory.budget_bytes' must be >= 0"),
         ({"partial_update": {"lambda_min": 0.5}}, "config key 'partial_update.lambda_min': dynamic partial"),
         ({"train": 3}, "config section '[train]' must be a table"),
     ],

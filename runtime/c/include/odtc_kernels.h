@@ -125,6 +125,18 @@ void odtc_conv2d_f32_grad_weight(const float *x, const float *dy, float *dw,
                                  int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                  int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
 
+/* grad_weight fused with plain SGD (qtrain.conv2d_grad_weight_sgd): each dW element, summed
+ * exactly as odtc_conv2d_f32_grad_weight sums it, is applied at once to the parameter row
+ * o_r as w = w - lr * dW (odtc_sgd_update_f32's expression), so no dW buffer exists.
+ * w is the full [o, I, kh, kw] parameter; only the rows o_r change. Bit-identical to
+ * grad_weight followed by odtc_sgd_update_f32 (no accumulation) with the same channels. */
+void odtc_conv2d_f32_grad_weight_sgd(const float *x, const float *dy, float *w,
+                                     const int32_t *channels, int32_t n_channels,
+                                     int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                     int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr);
+
 /* db[o] = sum over n, then the `spatial` = OH*OW positions, of dy[n,o,...]. */
 void odtc_conv2d_f32_grad_bias(const float *dy, float *db, int32_t n, int32_t o, int32_t spatial);
 
@@ -142,6 +154,13 @@ void odtc_dense_f32_grad_input(const float *dy, const float *w, float *dx,
 void odtc_dense_f32_grad_weight(const float *x, const float *dy, float *dw,
                                 const int32_t *channels, int32_t n_channels,
                                 int32_t n, int32_t k, int32_t o);
+/* grad_weight fused with plain SGD (qtrain.dense_grad_weight_sgd): each dW element, summed
+ * as odtc_dense_f32_grad_weight sums it, is applied at once as w[o_r,k] = w[o_r,k] - lr * dW
+ * (odtc_sgd_update_f32's expression); w is the full [o, k] parameter. Bit-identical to
+ * grad_weight followed by odtc_sgd_update_f32 (no accumulation) with the same channels. */
+void odtc_dense_f32_grad_weight_sgd(const float *x, const float *dy, float *w,
+                                    const int32_t *channels, int32_t n_channels,
+                                    int32_t n, int32_t k, int32_t o, float lr);
 /* db[o] = sum over n ascending of dy[n,o]. */
 void odtc_dense_f32_grad_bias(const float *dy, float *db, int32_t n, int32_t o);
 

@@ -1,4 +1,5 @@
-/* fp32 conv2d: forward, grad_input, grad_weight, grad_bias (NCHW x OIHW, groups).
+/* fp32 conv2d: forward, grad_input, grad_weight (and fused with SGD), grad_bias (NCHW x
+ * OIHW, groups).
  *
  * Every output element is one float accumulator starting at 0.0f, summed in the order
  * documented in odtc_kernels.h; the reference sums in double, so results agree within a
@@ -117,21 +118,26 @@ void odtc_conv2d_f32_grad_input(const float *dy, const float *w, float *dx,
     }
 }
 
-void odtc_conv2d_f32_grad_weight(const float *x, const float *dy, float *dw,
-                                 const int32_t *channels, int32_t n_channels,
-                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
-                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+/* The one accumulation of dW that grad_weight and grad_weight_sgd share (see dense_f32.c):
+ * with dw != NULL, dW row r goes to dw; otherwise each element g is applied to the
+ * parameter row o_r at once as w = w - lr * g, the expression of odtc_sgd_update_f32. */
+static void conv_dw_rows(const float *x, const float *dy, float *dw, float *w, float lr,
+                         const int32_t *channels, int32_t n_channels,
+                         int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                         int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
 {
     const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
     const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
     const int32_t ci = c / groups;
     const int32_t og = o / groups;
     const int32_t rows = channels != NULL ? n_channels : o;
+    const size_t row_len = (size_t)ci * kh * kw;
     for (int32_t r = 0; r < rows; ++r) {
         const int32_t oc = channels != NULL ? channels[r] : r;
         const int32_t g = oc / og;
-        float *dwr = dw + (size_t)r * ci * kh * kw;
+        float *dwr = dw != NULL ? dw + (size_t)r * row_len : NULL;
+        float *wr = dw != NULL ? NULL : w + (size_t)oc * row_len;
         for (int32_t i = 0; i < ci; ++i) {
             for (int32_t ky = 0; ky < kh; ++ky) {
                 int32_t oy_lo, oy_hi;
@@ -151,11 +157,37 @@ void odtc_conv2d_f32_grad_weight(const float *x, const float *dy, float *dw,
                             }
                         }
                     }
-                    dwr[((size_t)i * kh + ky) * kw + kx] = acc;
+                    const size_t e = ((size_t)i * kh + ky) * kw + kx;
+                    if (dwr != NULL) {
+                        dwr[e] = acc;
+                    } else {
+                        wr[e] = wr[e] - lr * acc;
+                    }
                 }
             }
         }
     }
+}
+
+void odtc_conv2d_f32_grad_weight(const float *x, const float *dy, float *dw,
+                                 const int32_t *channels, int32_t n_channels,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    conv_dw_rows(x, dy, dw, NULL, 0.0f, channels, n_channels, n, c, h, w_, o, kh, kw, stride_h, stride_w,
+                 pad_top, pad_left, pad_bottom, pad_right, groups);
+}
+
+void odtc_conv2d_f32_grad_weight_sgd(const float *x, const float *dy, float *w,
+                                     const int32_t *channels, int32_t n_channels,
+                                     int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                     int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr)
+{
+    conv_dw_rows(x, dy, NULL, w, lr, channels, n_channels, n, c, h, w_, o, kh, kw, stride_h, stride_w,
+                 pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 void odtc_conv2d_f32_grad_bias(const float *dy, float *db, int32_t n, int32_t o, int32_t spatial)

@@ -237,3 +237,40 @@ func.func @quant(%x: tensor<1x3x4x4x!qtrain.q<ui8, asym>>, %sx: tensor<f32>, %zx
 // CHECK-NEXT:      %z2 = qtrain.qdense %f[%s, %z], %w2[%sw2, %zw2] -> [%s, %z] activation "none" {qtrain.scratch_bytes = 64 : i64, qtrain.bytes = 5 : i64, qtrain.live = array<i64: 2, 3>} : {{.*}}
 // CHECK-NEXT:      func.return %z2 : tensor<1x5x!qtrain.q<si8, asym>>
 // CHECK-NEXT:    }
+
+// -----
+
+// ==== inplace=true: relu/relu6/add write over an operand that dies there ==================
+//
+// In @chain, %a reads the argument (never overwritten), so it gets its own 16-byte buffer.
+// %a's last reader is op 1, so %b takes over %a's buffer (operand 0); %b's last reader is
+// op 2, so %c does too. %a's buffer therefore lives from op 0 to the return at op 3.
+// In @shared, %a is still read by op 2 after op 1, so %b gets a buffer of its own
+// (live [1, 2]); at op 2 both operands die and %c takes over operand 0 (%a's buffer, live
+// [0, 3]).
+
+// RUN: odtc-opt %s --split-input-file -p 'qtrain-bufferize{inplace=true}' | filecheck %s --check-prefix=INPLACE --match-full-lines
+
+func.func @chain(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %a = qtrain.relu %x : tensor<1x4xf32>
+  %b = qtrain.relu6 %a : tensor<1x4xf32>
+  %c = qtrain.add %b, %b : tensor<1x4xf32>
+  func.return %c : tensor<1x4xf32>
+}
+// INPLACE-LABEL: func.func @chain(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+// INPLACE-NEXT:    %a = qtrain.relu %x {qtrain.bytes = 16 : i64, qtrain.live = array<i64: 0, 3>} : tensor<1x4xf32>
+// INPLACE-NEXT:    %b = qtrain.relu6 %a {qtrain.inplace = 0 : i64} : tensor<1x4xf32>
+// INPLACE-NEXT:    %c = qtrain.add %b, %b {qtrain.inplace = 0 : i64} : tensor<1x4xf32>
+// INPLACE-NEXT:    func.return %c : tensor<1x4xf32>
+
+func.func @shared(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %a = qtrain.relu %x : tensor<1x4xf32>
+  %b = qtrain.relu %a : tensor<1x4xf32>
+  %c = qtrain.add %a, %b : tensor<1x4xf32>
+  func.return %c : tensor<1x4xf32>
+}
+// INPLACE-LABEL: func.func @shared(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+// INPLACE-NEXT:    %a = qtrain.relu %x {qtrain.bytes = 16 : i64, qtrain.live = array<i64: 0, 3>} : tensor<1x4xf32>
+// INPLACE-NEXT:    %b = qtrain.relu %a {qtrain.bytes = 16 : i64, qtrain.live = array<i64: 1, 2>} : tensor<1x4xf32>
+// INPLACE-NEXT:    %c = qtrain.add %a, %b {qtrain.inplace = 0 : i64} : tensor<1x4xf32>
+// INPLACE-NEXT:    func.return %c : tensor<1x4xf32>

@@ -1,10 +1,16 @@
 // qtrain-plan-buffers places every buffer qtrain-bufferize sized (qtrain.bytes with its live
 // range, and the qtrain.scratch_bytes of an op, live at that op only) at a static offset in one
-// arena. Placement is greedy by size: largest first (ties: earlier first index), each at the
-// lowest multiple of `alignment` that clears every already placed buffer whose live range
-// intersects its own. Each function gets qtrain.arena_bytes (its highest end, aligned) and
-// qtrain.arena_lower_bound (the largest sum of aligned sizes live at one index: no placement
-// can do better); the module gets the largest qtrain.arena_bytes of its functions.
+// arena. Sizes count in units of `alignment`. The planner tries greedy placements in a fixed
+// sequence of orderings — by size (largest first, ties: earlier first index; this first
+// candidate is TFLite Micro's greedy by size), by lifetime (longest first, then larger, then
+// earlier), by start (earliest first, then larger, then longer), by conflicts, by area — each
+// with first fit (the lowest multiple of `alignment` that clears every already placed buffer
+// whose live range intersects its own) and then best fit (the tightest such gap), and stops
+// at the first that reaches the lower bound; above it, a local search and, for small groups,
+// an exact MILP follow (passes/plan_buffers.py). Each function gets qtrain.arena_bytes (its
+// highest end, aligned) and qtrain.arena_lower_bound (the largest sum of aligned sizes live
+// at one index: no placement can do better); the module gets the largest
+// qtrain.arena_bytes of its functions.
 //
 // The plans below are worked out by hand next to each function, as [start, end) in bytes.
 // `#i` is an op's index in its block. In the f32 chunks the weights are function
@@ -34,17 +40,24 @@
 //   Lower bound: at #1, %a + %r = 64. At #2, %r + %y = 40.                   -> 64 = 64.
 //   alignment 16: %y is 16 B aligned; same offsets, arena 64, bound max(64, 32 + 16) = 64.
 //
-// @exceeds: greedy is not optimal.
+// @exceeds: greedy by size is not optimal; a later ordering is.
 //   #0 %a 1x8 = 32 B, live [0, 1]     #1 %b 1x6 = 24 B, live [1, 2]
 //   #2 %c 1x6 = 24 B, live [2, 3]     #3 %d 1x8 = 32 B, live [3, 4]
+//   Lower bound: #1 32 + 24 = 56, #2 24 + 24 = 48, #3 24 + 32 = 56          -> 56.
 //   by size (ties by first index): %a, %d, %b, %c.
 //   %a -> 0. %d: %a is dead by #3 -> 0. %b overlaps %a [0, 32) -> 32.
 //   %c overlaps %b [32, 56) and %d [0, 32): 0 and 32 are taken -> 56. Arena 56 + 24 = 80.
-//   Lower bound: #1 32 + 24 = 56, #2 24 + 24 = 48, #3 24 + 32 = 56          -> 56 < 80.
-//   (%a 0, %b 32, %c 0, %d 24 would need 56.)
-//   alignment 16: 24 B take 32. %c: 0, 32 taken, then align(56) = 64 -> arena
-//   align(64 + 24) = 96; bound 32 + 32 = 64.
-// Module: max(64, 80) = 80; alignment 16: max(64, 96) = 96.
+//   best fit, same order: %d, %b as above (no gap below 32 fits 24 B next to %a [0, 32));
+//   %c -> 56 again: 80.
+//   by lifetime: every range is 2 ops long, so larger first, then earlier: the same order
+//   as by size, 80 and 80.
+//   by start: %a, %b, %c, %d. %a -> 0; %b overlaps %a -> 32; %c overlaps only %b
+//   [32, 56), and 24 B fit below it -> 0; %d overlaps only %c [0, 24) -> 24.
+//   Arena 24 + 32 = 56 = the bound: the planner stops here.
+//   alignment 16: every buffer takes 32 B; bound 32 + 32 = 64. By size: %a 0, %d 0, %b 32,
+//   %c 64 -> 96 (first and best fit alike). By lifetime (all 2 ops long and 32 B, so by
+//   first index): %a 0, %b 32, %c 0 (below %b), %d 32 (above %c) -> 64 = the bound.
+// Module: max(64, 56) = 64; alignment 16: max(64, 64) = 64.
 
 func.func @fits(%x: tensor<1x4xf32>, %w1: tensor<8x4xf32>, %w2: tensor<2x8xf32>) -> tensor<1x2xf32> {
   %a = qtrain.dense %x, %w1 : (tensor<1x4xf32>, tensor<8x4xf32>) -> tensor<1x8xf32>
@@ -59,32 +72,32 @@ func.func @exceeds(%x: tensor<1x4xf32>, %w1: tensor<8x4xf32>, %w2: tensor<6x8xf3
   %d = qtrain.dense %c, %w3 : (tensor<1x6xf32>, tensor<8x6xf32>) -> tensor<1x8xf32>
   func.return %d : tensor<1x8xf32>
 }
-// CHECK-LABEL:   builtin.module attributes {qtrain.arena_bytes = 80 : i64} {
+// CHECK-LABEL:   builtin.module attributes {qtrain.arena_bytes = 64 : i64} {
 // CHECK-NEXT:      func.func @fits(%x: tensor<1x4xf32>, %w1: tensor<8x4xf32>, %w2: tensor<2x8xf32>) -> tensor<1x2xf32> attributes {qtrain.arena_bytes = 64 : i64, qtrain.arena_lower_bound = 64 : i64} {
 // CHECK-NEXT:        %a = qtrain.dense %x, %w1 {qtrain.bytes = 32 : i64, qtrain.live = array<i64: 0, 1>, qtrain.offset = 0 : i64} : (tensor<1x4xf32>, tensor<8x4xf32>) -> tensor<1x8xf32>
 // CHECK-NEXT:        %r = qtrain.relu %a {qtrain.bytes = 32 : i64, qtrain.live = array<i64: 1, 2>, qtrain.offset = 32 : i64} : tensor<1x8xf32>
 // CHECK-NEXT:        %y = qtrain.dense %r, %w2 {qtrain.bytes = 8 : i64, qtrain.live = array<i64: 2, 3>, qtrain.offset = 0 : i64} : (tensor<1x8xf32>, tensor<2x8xf32>) -> tensor<1x2xf32>
 // CHECK-NEXT:        func.return %y : tensor<1x2xf32>
 // CHECK-NEXT:      }
-// CHECK-NEXT:      func.func @exceeds(%x: tensor<1x4xf32>, %w1: tensor<8x4xf32>, %w2: tensor<6x8xf32>, %w3: tensor<8x6xf32>) -> tensor<1x8xf32> attributes {qtrain.arena_bytes = 80 : i64, qtrain.arena_lower_bound = 56 : i64} {
+// CHECK-NEXT:      func.func @exceeds(%x: tensor<1x4xf32>, %w1: tensor<8x4xf32>, %w2: tensor<6x8xf32>, %w3: tensor<8x6xf32>) -> tensor<1x8xf32> attributes {qtrain.arena_bytes = 56 : i64, qtrain.arena_lower_bound = 56 : i64} {
 // CHECK-NEXT:        %a = qtrain.dense %x, %w1 {qtrain.bytes = 32 : i64, qtrain.live = array<i64: 0, 1>, qtrain.offset = 0 : i64} : (tensor<1x4xf32>, tensor<8x4xf32>) -> tensor<1x8xf32>
 // CHECK-NEXT:        %b = qtrain.dense %a, %w2 {qtrain.bytes = 24 : i64, qtrain.live = array<i64: 1, 2>, qtrain.offset = 32 : i64} : (tensor<1x8xf32>, tensor<6x8xf32>) -> tensor<1x6xf32>
-// CHECK-NEXT:        %c = qtrain.relu %b {qtrain.bytes = 24 : i64, qtrain.live = array<i64: 2, 3>, qtrain.offset = 56 : i64} : tensor<1x6xf32>
-// CHECK-NEXT:        %d = qtrain.dense %c, %w3 {qtrain.bytes = 32 : i64, qtrain.live = array<i64: 3, 4>, qtrain.offset = 0 : i64} : (tensor<1x6xf32>, tensor<8x6xf32>) -> tensor<1x8xf32>
+// CHECK-NEXT:        %c = qtrain.relu %b {qtrain.bytes = 24 : i64, qtrain.live = array<i64: 2, 3>, qtrain.offset = 0 : i64} : tensor<1x6xf32>
+// CHECK-NEXT:        %d = qtrain.dense %c, %w3 {qtrain.bytes = 32 : i64, qtrain.live = array<i64: 3, 4>, qtrain.offset = 24 : i64} : (tensor<1x6xf32>, tensor<8x6xf32>) -> tensor<1x8xf32>
 // CHECK-NEXT:        func.return %d : tensor<1x8xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 
-// A16-LABEL:     builtin.module attributes {qtrain.arena_bytes = 96 : i64} {
+// A16-LABEL:     builtin.module attributes {qtrain.arena_bytes = 64 : i64} {
 // A16-NEXT:        func.func @fits({{.*}}) -> tensor<1x2xf32> attributes {qtrain.arena_bytes = 64 : i64, qtrain.arena_lower_bound = 64 : i64} {
 // A16-NEXT:          %a = qtrain.dense %x, %w1 {{{.*}}, qtrain.offset = 0 : i64} : {{.*}}
 // A16-NEXT:          %r = qtrain.relu %a {{{.*}}, qtrain.offset = 32 : i64} : {{.*}}
 // A16-NEXT:          %y = qtrain.dense %r, %w2 {{{.*}}, qtrain.offset = 0 : i64} : {{.*}}
-// A16:             func.func @exceeds({{.*}}) -> tensor<1x8xf32> attributes {qtrain.arena_bytes = 96 : i64, qtrain.arena_lower_bound = 64 : i64} {
+// A16:             func.func @exceeds({{.*}}) -> tensor<1x8xf32> attributes {qtrain.arena_bytes = 64 : i64, qtrain.arena_lower_bound = 64 : i64} {
 // A16-NEXT:          %a = qtrain.dense %x, %w1 {{{.*}}, qtrain.offset = 0 : i64} : {{.*}}
 // A16-NEXT:          %b = qtrain.dense %a, %w2 {{{.*}}, qtrain.offset = 32 : i64} : {{.*}}
-// A16-NEXT:          %c = qtrain.relu %b {{{.*}}, qtrain.offset = 64 : i64} : {{.*}}
-// A16-NEXT:          %d = qtrain.dense %c, %w3 {{{.*}}, qtrain.offset = 0 : i64} : {{.*}}
+// A16-NEXT:          %c = qtrain.relu %b {{{.*}}, qtrain.offset = 0 : i64} : {{.*}}
+// A16-NEXT:          %d = qtrain.dense %c, %w3 {{{.*}}, qtrain.offset = 32 : i64} : {{.*}}
 
 // ALONE: qtrain-plan-buffers: @fits is not bufferized (run qtrain-bufferize first)
 

@@ -3,18 +3,19 @@
 //
 // The pipeline is the driver's (pipelines/default.mlir), with fc1 frozen by
 // qtrain-mark-trainable and momentum SGD, so the module has frozen (flash, const) and
-// trainable (RAM) parameters and state. Floats are printed as C99 hex literals (Python's
+// trainable (RAM) parameters and state (and qtrain-fuse-updates leaves the momentum updates
+// and their gradient buffers alone). Floats are printed as C99 hex literals (Python's
 // float.hex of the f32 value, plus `f`): 0.5 = 0x1.0000000000000p-1f,
 // -0.25 = -0x1.0000000000000p-2f, 0 = 0x0.0p+0f.
 //
-// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t c | filecheck %s --match-full-lines
-// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t 'c{file=header}' | filecheck %s --match-full-lines --check-prefix=HEADER
+// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t c | filecheck %s --match-full-lines
+// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t 'c{file=header}' | filecheck %s --match-full-lines --check-prefix=HEADER
 //
 // The target prints only ckern: on qtrain IR it fails with one line, printing nothing.
 // RUN: not odtc-opt %s -t c 2>&1 | filecheck %s --match-full-lines --check-prefix=UNLOWERED
 // UNLOWERED:      {{\A}}odtc-opt: error: c target: unexpected top-level op qtrain.param (run convert-qtrain-to-c first)
 // UNLOWERED-NOT:  {{.}}
-// RUN: not odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t 'c{file=nonsense}' 2>&1 | filecheck %s --match-full-lines --check-prefix=FILE
+// RUN: not odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="fc2.*"},qtrain-autodiff{loss=cross_entropy optimizer=momentum lr=0.5 momentum=0.25 batch-size=1},qtrain-prune-frozen-backward,qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize,qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t 'c{file=nonsense}' 2>&1 | filecheck %s --match-full-lines --check-prefix=FILE
 // FILE:           {{\A}}odtc-opt: error: c target: file must be source or header, got 'nonsense'
 // FILE-NOT:       {{.}}
 
@@ -82,8 +83,12 @@ func.func @forward(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT: }
 // CHECK-EMPTY:
 // The training step, every kernel call in program order. After pruning, only fc2 is
-// differentiated. The plan (bytes; the greedy placement meets the lower bound):
-//   %h 0..8  %a 16..24  %y 0..8  %loss 32..36  dL/dy 24..32  dL/dW2 0..16  dL/db2 16..24
+// differentiated. qtrain-schedule: every candidate order peaks at 40 bytes (at
+// dense_grad_weight: %a 8 + %loss 8 + dL/dy 8 + dL/dW2 16); the tie goes to the one that
+// holds memory least long, which applies each update right after its gradient (weight,
+// then bias). The plan (bytes; greedy by size meets the lower bound, 40):
+//   %h 0..8  %a 16..24  %y 0..8  %loss 32..36  dL/dy 24..32  dL/dW2 0..16  dL/db2 0..8
+// (dL/db2 is born after dL/dW2's update: only dL/dy [24, 32) is live beside it.)
 // Momentum updates: (w, v, g, acc = NULL, channels = NULL, rows, row_len, batch_pos = 0,
 // every = 1, lr = 0.5, momentum = 0.25).
 // CHECK-NEXT: float odtc_train_step(const void *input_, const void *target_)
@@ -96,9 +101,9 @@ func.func @forward(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT:     *ODTC_ARENA(float, 32) = odtc_softmax_cross_entropy_f32(ODTC_ARENA(float, 0), target, 1, 2);
 // CHECK-NEXT:     odtc_softmax_cross_entropy_f32_grad(ODTC_ARENA(float, 0), target, ODTC_ARENA(float, 24), 1, 2);
 // CHECK-NEXT:     odtc_dense_f32_grad_weight(ODTC_ARENA(float, 16), ODTC_ARENA(float, 24), ODTC_ARENA(float, 0), NULL, 2, 1, 2, 2);
-// CHECK-NEXT:     odtc_dense_f32_grad_bias(ODTC_ARENA(float, 24), ODTC_ARENA(float, 16), 1, 2);
 // CHECK-NEXT:     odtc_momentum_update_f32(p2, s0, ODTC_ARENA(float, 0), NULL, NULL, 2, 2, 0, 1, 0x1.0000000000000p-1f, 0x1.0000000000000p-2f);
-// CHECK-NEXT:     odtc_momentum_update_f32(p3, s1, ODTC_ARENA(float, 16), NULL, NULL, 2, 1, 0, 1, 0x1.0000000000000p-1f, 0x1.0000000000000p-2f);
+// CHECK-NEXT:     odtc_dense_f32_grad_bias(ODTC_ARENA(float, 24), ODTC_ARENA(float, 0), 1, 2);
+// CHECK-NEXT:     odtc_momentum_update_f32(p3, s1, ODTC_ARENA(float, 0), NULL, NULL, 2, 1, 0, 1, 0x1.0000000000000p-1f, 0x1.0000000000000p-2f);
 // CHECK-NEXT:     return *ODTC_ARENA(float, 32);
 // CHECK-NEXT: }
 // CHECK-EMPTY:

@@ -1145,3 +1145,175 @@ func.func @counter_missing() {
   func.return
 }
 // CHECK: qtrain.counter_step: no qtrain.param or qtrain.state named @pos
+
+// ==== fused grad-weight + SGD (qtrain-fuse-updates) =============================================
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @dense_sgd_input_type(%x: tensor<2x3xi32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xi32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: input must have element type f32, got i32
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @dense_sgd_rank(%x: tensor<2x3xf32>, %dy: tensor<2x4x1xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4x1xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: output error must have rank 2, got shape [2, 4, 1]
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @dense_sgd_batch(%x: tensor<2x3xf32>, %dy: tensor<3x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<3x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: output error has batch 3 but input has batch 2
+
+// -----
+
+func.func @dense_sgd_missing(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @nope, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: no qtrain.param named @nope
+
+// -----
+
+qtrain.param @w frozen : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @dense_sgd_frozen(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: @w is not a trainable qtrain.param
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xi32> = dense<1> : tensor<4x3xi32>
+func.func @dense_sgd_param_type(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: @w must have element type f32, got i32
+
+// -----
+
+qtrain.param @w trainable : tensor<12xf32> = dense<1.000000e+00> : tensor<12xf32>
+func.func @dense_sgd_param_rank(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: @w must have rank 2, got shape [12]
+
+// -----
+
+qtrain.param @w trainable : tensor<5x3xf32> = dense<1.000000e+00> : tensor<5x3xf32>
+func.func @dense_sgd_rows(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: output error has 4 features but @w has 5 rows (output error shape [2, 4], weight shape [5, 3])
+
+// -----
+
+qtrain.param @w trainable : tensor<4x2xf32> = dense<1.000000e+00> : tensor<4x2xf32>
+func.func @dense_sgd_columns(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: input has 3 features but @w has 2 columns (input shape [2, 3], weight shape [4, 2])
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.000000e+00> : tensor<4x3xf32>
+func.func @dense_sgd_channels(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>) {
+  qtrain.dense_grad_weight_sgd @w, %x, %dy lr 1.000000e-02 channels [1, 4] : tensor<2x3xf32>, tensor<2x4xf32>
+  func.return
+}
+// CHECK: qtrain.dense_grad_weight_sgd: channels must be a non-empty increasing list in [0, 4), got [1, 4]
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x3x3xf32> = dense<1.000000e+00> : tensor<8x2x3x3xf32>
+func.func @conv_sgd_rank(%x: tensor<4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: input must have rank 4, got shape [4, 8, 8]
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x3x3xf32> = dense<1.000000e+00> : tensor<8x2x3x3xf32>
+func.func @conv_sgd_groups(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 3 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: groups 3 must divide input channels 4 and output channels 8
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x3x3xf32> = dense<1.000000e+00> : tensor<8x2x3x3xf32>
+func.func @conv_sgd_stride(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  "qtrain.conv2d_grad_weight_sgd"(%x, %dy) <{param = @w, stride = array<i64: 2>, padding = array<i64: 1, 1, 0, 0>, groups = 2 : i64, lr = 1.000000e-02 : f64}> : (tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>) -> ()
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: stride must have 2 values, got 1
+
+// -----
+
+qtrain.param @w trainable : tensor<8x18xf32> = dense<1.000000e+00> : tensor<8x18xf32>
+func.func @conv_sgd_param_rank(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: @w must have rank 4, got shape [8, 18]
+
+// -----
+
+qtrain.param @w trainable : tensor<6x2x3x3xf32> = dense<1.000000e+00> : tensor<6x2x3x3xf32>
+func.func @conv_sgd_out_channels(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: output error has 8 channels but @w has 6 output channels (output error shape [1, 8, 4, 4], weight shape [6, 2, 3, 3])
+
+// -----
+
+qtrain.param @w trainable : tensor<8x4x3x3xf32> = dense<1.000000e+00> : tensor<8x4x3x3xf32>
+func.func @conv_sgd_in_channels(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: @w has 4 input channels per group but input has 4 channels in 2 group(s) (weight shape [8, 4, 3, 3], input shape [1, 4, 8, 8])
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x9x9xf32> = dense<1.000000e+00> : tensor<8x2x9x9xf32>
+func.func @conv_sgd_kernel_fit(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [0, 0, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: kernel [9, 9] does not fit input [8, 8] with padding [0, 0, 0, 0]
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x3x3xf32> = dense<1.000000e+00> : tensor<8x2x3x3xf32>
+func.func @conv_sgd_dy_shape(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x5x5xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x5x5xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: output error has shape [1, 8, 5, 5] but expected [1, 8, 4, 4]
+
+// -----
+
+qtrain.param @w trainable : tensor<8x2x3x3xf32> = dense<1.000000e+00> : tensor<8x2x3x3xf32>
+func.func @conv_sgd_channels(%x: tensor<1x4x8x8xf32>, %dy: tensor<1x8x4x4xf32>) {
+  qtrain.conv2d_grad_weight_sgd @w, %x, %dy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 channels [2, 2] : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: qtrain.conv2d_grad_weight_sgd: channels must be a non-empty increasing list in [0, 8), got [2, 2]

@@ -20,6 +20,7 @@ qtrain.state @fc.weight.adam_step : tensor<i32> = dense<0> : tensor<i32>
 qtrain.state @fc.weight.grad_acc : tensor<4x3xf32> = dense<0.000000e+00> : tensor<4x3xf32>
 qtrain.state @fc.sparse.grad_acc : tensor<2x3xf32> = dense<0.000000e+00> : tensor<2x3xf32>
 qtrain.state @batch_pos : tensor<i32> = dense<0> : tensor<i32>
+qtrain.param @conv.weight trainable : tensor<8x2x3x3xf32> = dense<1.000000e-01> : tensor<8x2x3x3xf32>
 // CHECK-NEXT:   qtrain.param @fc.weight trainable : tensor<4x3xf32> = dense<1.000000e-01> : tensor<4x3xf32>
 // CHECK-NEXT:   qtrain.param @fc.sparse trainable : tensor<4x3xf32> = dense<1.000000e-01> : tensor<4x3xf32> {channels = array<i64: 1, 3>}
 // CHECK-NEXT:   qtrain.state @fc.weight.velocity : tensor<4x3xf32> = dense<0.000000e+00> : tensor<4x3xf32>
@@ -29,6 +30,7 @@ qtrain.state @batch_pos : tensor<i32> = dense<0> : tensor<i32>
 // CHECK-NEXT:   qtrain.state @fc.weight.grad_acc : tensor<4x3xf32> = dense<0.000000e+00> : tensor<4x3xf32>
 // CHECK-NEXT:   qtrain.state @fc.sparse.grad_acc : tensor<2x3xf32> = dense<0.000000e+00> : tensor<2x3xf32>
 // CHECK-NEXT:   qtrain.state @batch_pos : tensor<i32> = dense<0> : tensor<i32>
+// CHECK-NEXT:   qtrain.param @conv.weight trainable : tensor<8x2x3x3xf32> = dense<1.000000e-01> : tensor<8x2x3x3xf32>
 
 // ---- conv2d: grad_input, grad_weight (dense and sparse channels), grad_bias -----------------
 
@@ -176,6 +178,25 @@ func.func @optimizers(%g: tensor<4x3xf32>, %gs: tensor<2x3xf32>, %pos: tensor<i3
 // CHECK-NEXT:      qtrain.counter_step @batch_pos modulo 4
 // CHECK-NEXT:      func.return
 // CHECK-NEXT:    }
+
+// ---- fused grad-weight + SGD (qtrain-fuse-updates): dense and conv, all rows and channels ------
+// No result: they update the parameter in place like sgd_update; the conv's kernel size is
+// the parameter's (3x3 here).
+
+func.func @fused_updates(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>, %cx: tensor<1x4x8x8xf32>, %cdy: tensor<1x8x4x4xf32>) {
+  qtrain.dense_grad_weight_sgd @fc.weight, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+  qtrain.dense_grad_weight_sgd @fc.sparse, %x, %dy lr 5.000000e-01 channels [1, 3] {tag} : tensor<2x3xf32>, tensor<2x4xf32>
+  qtrain.conv2d_grad_weight_sgd @conv.weight, %cx, %cdy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  qtrain.conv2d_grad_weight_sgd @conv.weight, %cx, %cdy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 channels [0, 2, 5] : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK-LABEL:   func.func @fused_updates(%x: tensor<2x3xf32>, %dy: tensor<2x4xf32>, %cx: tensor<1x4x8x8xf32>, %cdy: tensor<1x8x4x4xf32>) {
+// CHECK-NEXT:      qtrain.dense_grad_weight_sgd @fc.weight, %x, %dy lr 1.000000e-02 : tensor<2x3xf32>, tensor<2x4xf32>
+// CHECK-NEXT:      qtrain.dense_grad_weight_sgd @fc.sparse, %x, %dy lr 5.000000e-01 channels [1, 3] {tag} : tensor<2x3xf32>, tensor<2x4xf32>
+// CHECK-NEXT:      qtrain.conv2d_grad_weight_sgd @conv.weight, %cx, %cdy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+// CHECK-NEXT:      qtrain.conv2d_grad_weight_sgd @conv.weight, %cx, %cdy stride [2, 2] padding [1, 1, 0, 0] groups 2 lr 1.000000e-02 channels [0, 2, 5] : tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>
+// CHECK-NEXT:      func.return
+// CHECK-NEXT:    }
 // CHECK-NEXT:  }
 
 // GENERIC:      "qtrain.sgd_update"(%g) <{param = @fc.weight, lr = 1.000000e-02 : f64}> : (tensor<4x3xf32>) -> ()
@@ -187,3 +208,8 @@ func.func @optimizers(%g: tensor<4x3xf32>, %gs: tensor<2x3xf32>, %pos: tensor<i3
 // GENERIC-NEXT: "qtrain.adam_update"(%g) <{param = @fc.weight, first_moment = @fc.weight.adam_m, second_moment = @fc.weight.adam_v, step = @fc.weight.adam_step, lr = 1.000000e-03 : f64, beta1 = 9.000000e-01 : f64, beta2 = 9.990000e-01 : f64, eps = 1.000000e-08 : f64}> : (tensor<4x3xf32>) -> ()
 // GENERIC-NEXT: "qtrain.adam_update"(%gs, %pos) <{param = @fc.sparse, first_moment = @fc.weight.adam_m, second_moment = @fc.weight.adam_v, step = @fc.weight.adam_step, lr = 1.000000e-03 : f64, beta1 = 8.000000e-01 : f64, beta2 = 9.900000e-01 : f64, eps = 1.000000e-07 : f64, channels = array<i64: 1, 3>, accumulator = @fc.sparse.grad_acc, every = 3 : i64}> : (tensor<2x3xf32>, tensor<i32>) -> ()
 // GENERIC-NEXT: "qtrain.counter_step"() <{counter = @batch_pos, modulo = 4 : i64}> : () -> ()
+
+// GENERIC:      "qtrain.dense_grad_weight_sgd"(%x, %dy) <{param = @fc.weight, lr = 1.000000e-02 : f64}> : (tensor<2x3xf32>, tensor<2x4xf32>) -> ()
+// GENERIC-NEXT: "qtrain.dense_grad_weight_sgd"(%x, %dy) <{param = @fc.sparse, lr = 5.000000e-01 : f64, channels = array<i64: 1, 3>}> {tag} : (tensor<2x3xf32>, tensor<2x4xf32>) -> ()
+// GENERIC-NEXT: "qtrain.conv2d_grad_weight_sgd"(%cx, %cdy) <{param = @conv.weight, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 0, 0>, groups = 2 : i64, lr = 1.000000e-02 : f64}> : (tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>) -> ()
+// GENERIC-NEXT: "qtrain.conv2d_grad_weight_sgd"(%cx, %cdy) <{param = @conv.weight, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 0, 0>, groups = 2 : i64, lr = 1.000000e-02 : f64, channels = array<i64: 0, 2, 5>}> : (tensor<1x4x8x8xf32>, tensor<1x8x4x4xf32>) -> ()
