@@ -59,7 +59,11 @@ def scratch_bytes(op: Operation) -> int:
         _, c, _, _ = qtrain.tensor_shape(op.input)
         o, _, kh, kw = qtrain.tensor_shape(op.weight)
         g = op.groups.value.data
-        return 8 * o + 2 * (c // g) * kh * kw
+        i = c // g
+        # ODTC_CONV2D_Q8_SCRATCH_BYTES: multipliers/shifts, then the larger of the fixed
+        # workspace, one im2col patch (int16) and the DSP band engine's minimum.
+        workspace = max(8192, 2 * i * kh * kw, 4 * (4 * (o // g) + kw + 16 + (i * kh + 1) // 2 * (3 * kw + 8)))
+        return 8 * o + workspace
     if isinstance(op, qtrain.QDenseOp):
         _, k = qtrain.tensor_shape(op.input)
         o = qtrain.tensor_shape(op.weight)[0]

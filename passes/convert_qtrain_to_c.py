@@ -261,12 +261,84 @@ def _lower(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch tab
             _lower_update(L, op)
         case qtrain.DenseGradWeightSgdOp() | qtrain.Conv2dGradWeightSgdOp():
             _lower_fused_update(L, op)
+        case qtrain.QuantizeOp() | qtrain.DequantizeOp():
+            _lower_quantize(L, op)
+        case qtrain.RequantizeOp():
+            qi, qo = _qtype(op.input), _qtype(op.output)
+            L.call("odtc_requantize", r(op.input), _i(_storage(qi)), r(op.output), _i(_storage(qo)),
+                   _i(prod(_shape(op.input))), r(op.input_scale), r(op.input_zero_point),
+                   r(op.output_scale), r(op.output_zero_point))
+        case qtrain.QConv2dOp() | qtrain.QDenseOp():
+            _lower_qlayer(L, op)
         case qtrain.CounterStepOp():
             L.call("odtc_counter_step", L.sym(op.counter, "int32_t"), _i(op.modulo.value.data))
         case func.ReturnOp():
             pass
         case _:
             raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
+
+
+def _qtype(v: SSAValue) -> qtrain.QuantType:
+    t = v.type
+    assert isinstance(t, TensorType) and isinstance(t.element_type, qtrain.QuantType)
+    return t.element_type
+
+
+# Storage codes ODTC_S8/U8/S16/S32 of odtc_kernels.h.
+_STORAGE = {(8, True): 0, (8, False): 1, (16, True): 2, (32, True): 3}
+
+# ODTC_ACT_NONE/RELU/RELU6.
+_ACTIVATION = {"none": 0, "relu": 1, "relu6": 2}
+
+
+def _storage(q: qtrain.QuantType) -> int:
+    key = (q.storage.width.data, q.is_signed)
+    if key not in _STORAGE:
+        raise _fail(f"no C storage code for {q}")
+    return _STORAGE[key]
+
+
+def _lower_quantize(L: _Lowerer, op: qtrain.QuantizeOp | qtrain.DequantizeOp) -> None:
+    # The kernels view the tensor as [outer, channels, inner] around the quantization axis.
+    qv = op.output if isinstance(op, qtrain.QuantizeOp) else op.input
+    q = _qtype(qv)
+    shape = _shape(qv)
+    axis = q.per_channel_axis
+    if axis is None:
+        outer, channels, inner = prod(shape), 1, 1
+    else:
+        outer, channels, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1:])
+    view = [_i(outer), _i(channels), _i(inner)]
+    per_channel = _i(int(axis is not None))
+    if isinstance(op, qtrain.QuantizeOp):
+        L.call("odtc_quantize", L.ref(op.input), L.ref(op.output), _i(_storage(q)), *view,
+               L.ref(op.scale), L.ref(op.zero_point), per_channel)
+    else:
+        L.call("odtc_dequantize", L.ref(op.input), _i(_storage(q)), L.ref(op.output), *view,
+               L.ref(op.scale), L.ref(op.zero_point), per_channel)
+
+
+def _lower_qlayer(L: _Lowerer, op: qtrain.QConv2dOp | qtrain.QDenseOp) -> None:
+    qx, qw = _qtype(op.input), _qtype(op.weight)
+    suffix = "s8" if qx.is_signed else "u8"
+    off = op.attributes.get("qtrain.scratch_offset")
+    if off is None:
+        raise _fail(f"{op.name} has no planned scratch buffer (run qtrain-bufferize and qtrain-plan-buffers first)")
+    scratch = ckern.RefAttr("arena", "", int(off.value.data), "int32_t")  # type: ignore[attr-defined]
+    act = op.activation.data
+    if act not in _ACTIVATION:
+        raise _fail(f"{op.name}: unknown activation '{act}'")
+    args = [L.ref(op.input), L.ref(op.input_scale), L.ref(op.input_zero_point),
+            L.ref(op.weight), L.ref(op.weight_scale), L.ref(op.weight_zero_point),
+            _i(int(qw.per_channel_axis is not None)), L.ref(op.bias),
+            L.ref(op.output_scale), L.ref(op.output_zero_point), _i(_ACTIVATION[act]),
+            L.ref(op.output), scratch]
+    if isinstance(op, qtrain.QConv2dOp):
+        o = _shape(op.weight)[0]
+        L.call(f"odtc_conv2d_{suffix}", *args, *_conv_geometry(_shape(op.input), _shape(op.weight), o, op))
+    else:
+        n, k = _shape(op.input)
+        L.call(f"odtc_dense_{suffix}", *args, _i(n), _i(k), _i(_shape(op.weight)[0]))
 
 
 def _fn_name(op: Operation) -> str:

@@ -217,9 +217,10 @@ func.func @counter_first(%gw: tensor<2x3xf32>) -> tensor<2x3xf32> {
 
 // ==== quantized layers: scratch bytes ===========================================================
 //
-// qconv2d needs 8·o + 2·(c/groups)·kh·kw bytes of scratch, qdense 8·o + 2·k.
+// qconv2d needs 8·o + max(8192, 2·I·kh·kw, 4·(4·(o/groups) + kw + 16 + ceil(I·kh/2)·(3·kw + 8)))
+// bytes of scratch (I = c/groups; ODTC_CONV2D_Q8_SCRATCH_BYTES), qdense 8·o + 2·k.
 //   #0 %y  qconv2d, x 1x3x4x4, w 3x1x3x3, groups 3 (depthwise): o = 3, c/groups = 1
-//          scratch 8·3 + 2·1·3·3 = 24 + 18 = 42 B; out 1x3x2x2 ui8 = 12 B, read through %f by
+//          scratch 8·3 + max(8192, 18, 4·(4 + 3 + 16 + 2·17)) = 24 + 8192 = 8216 B; out 1x3x2x2 ui8 = 12 B, read through %f by
 //          #2                                               -> live [0, 2]
 //   #1 %f  flatten of %y                                    -> alias
 //   #2 %z  qdense, x 1x12, w 5x12: scratch 8·5 + 2·12 = 64 B; out 1x5 si8 = 5 B, returned
@@ -232,7 +233,7 @@ func.func @quant(%x: tensor<1x3x4x4x!qtrain.q<ui8, asym>>, %sx: tensor<f32>, %zx
   func.return %z2 : tensor<1x5x!qtrain.q<si8, asym>>
 }
 // CHECK-LABEL:   func.func @quant({{.*}}) -> tensor<1x5x!qtrain.q<si8, asym>> {
-// CHECK-NEXT:      %y = qtrain.qconv2d %x[%sx, %zx], %w[%sw, %zw] -> [%s, %z] stride [1, 1] padding [0, 0, 0, 0] groups 3 activation "relu" {qtrain.scratch_bytes = 42 : i64, qtrain.bytes = 12 : i64, qtrain.live = array<i64: 0, 2>} : {{.*}}
+// CHECK-NEXT:      %y = qtrain.qconv2d %x[%sx, %zx], %w[%sw, %zw] -> [%s, %z] stride [1, 1] padding [0, 0, 0, 0] groups 3 activation "relu" {qtrain.scratch_bytes = 8216 : i64, qtrain.bytes = 12 : i64, qtrain.live = array<i64: 0, 2>} : {{.*}}
 // CHECK-NEXT:      %f = qtrain.flatten %y axis 1 {qtrain.alias} : tensor<1x3x2x2x!qtrain.q<ui8, asym>> -> tensor<1x12x!qtrain.q<ui8, asym>>
 // CHECK-NEXT:      %z2 = qtrain.qdense %f[%s, %z], %w2[%sw2, %zw2] -> [%s, %z] activation "none" {qtrain.scratch_bytes = 64 : i64, qtrain.bytes = 5 : i64, qtrain.live = array<i64: 2, 3>} : {{.*}}
 // CHECK-NEXT:      func.return %z2 : tensor<1x5x!qtrain.q<si8, asym>>
