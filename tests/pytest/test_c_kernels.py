@@ -1141,7 +1141,7 @@ def test_sanitized_build() -> None:
     subprocess: ctypes needs the ASan runtime preloaded); any report fails the run."""
     libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
     if not libasan or not Path(libasan).is_file():
-        pytest.skip("gcc has no libasan.so")
+        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
     env = dict(os.environ)
     env.update(
         ODTC_KERNELS_SANITIZE="1",

@@ -321,7 +321,7 @@ def test_sanitizers_clean(name: str, built, tmp_path: Path, random_npz) -> None:
     assert proc.returncode == 0, proc.stderr + proc.stdout
     libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
     if not os.path.isabs(libasan):
-        pytest.skip("gcc has no libasan.so")
+        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
     case = CASES[name]
     data = random_npz(case.sample_shape or (28, 28))
     spec = {"so": str(san / "libmodel.so"), "data": str(data), "steps": 4, **_io_spec(san)}

@@ -1,9 +1,8 @@
-// Bug (open): qtrain-plan-buffers (and check_plan, which convert-qtrain-to-c reruns) trusts
+// Regression test for a fixed bug: qtrain-plan-buffers (and check_plan, which convert-qtrain-to-c reruns) trusts
 // the form of hand-written annotations: a qtrain.live with three values fails with Python's
 // "too many values to unpack (expected 2)", and a qtrain.bytes that is not an integer dies
 // with an AttributeError traceback. Expected: one diagnostic per chunk naming the pass, the
-// op and the attribute (the exact wording is the fix's to choose). Remove the XFAIL line
-// when fixed.
+// op and the attribute (the exact wording is the fix's to choose).
 
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p qtrain-plan-buffers 2>&1 | filecheck %s
 // CHECK-NOT:  Traceback

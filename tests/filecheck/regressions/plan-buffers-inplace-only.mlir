@@ -1,8 +1,8 @@
-// Bug (open): qtrain-plan-buffers decides a function "is not bufferized" when it has no
+// Regression test for a fixed bug: qtrain-plan-buffers decides a function "is not bufferized" when it has no
 // qtrain.bytes and no qtrain.alias but some op with a result; a function whose only
 // tensor-producing ops are loads read in place is exactly that after qtrain-bufferize, so
 // the pipeline fails on it. Expected: an empty plan (arena 0), as for a function with no
-// op at all. Remove the XFAIL line when fixed.
+// op at all.
 
 // RUN: odtc-opt %s -p 'qtrain-bufferize,qtrain-plan-buffers' | filecheck %s --match-full-lines
 
