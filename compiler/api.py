@@ -606,6 +606,7 @@ def _train_emulated(
     write_data_bin(build / "data.bin", plan.train, plan.test, in_numel, tgt_numel, tgt_dtype)
     try:
         make(build, target)
+        add_code_size(build)  # memory.json gains the model's code bytes (arm-none-eabi-size)
         run = run_emulated(build, target, [int(np.prod(shapes[n])) for n in names], timeout)
     except BuildError as exc:
         raise CompileError(str(exc)) from None

@@ -49,11 +49,17 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    target: str = "host"
+
+
+@dataclass(frozen=True)
 class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     partial_update: PartialUpdateConfig = field(default_factory=PartialUpdateConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -62,6 +68,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.mode": ("full", "bias-only", "last-k", "sparse"),
     "quantize.scheme": ("none",),
     "quantize.errors": ("int8", "int16", "f32"),
+    "build.target": ("host", "cortex-m4", "cortex-m7", "cortex-m55"),
 }
 # Quantized training and partial updates arrive with their issue; until then the only
 # accepted values are the "off" ones, and anything else is an error rather than ignored.

@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile a model and its training step into BUILD")
     c.add_argument("model", nargs="?", help="model.mlir, model.onnx or file.py:factory")
     c.add_argument("--config", help="train.toml (default: the defaults in DESIGN.md)")
-    c.add_argument("--target", default="host", choices=api.TARGETS)
+    c.add_argument("--target", default=None, choices=api.TARGETS,
+                   help="default: [build] target of the config, else host")
     c.add_argument("-o", "--output", default="build", help="BUILD directory (default: build)")
     c.add_argument("--print-pipeline", action="store_true", help="print the pass pipeline string and exit")
     c.add_argument("--print-ir-after-all", action="store_true", help="dump the IR after every pass")
@@ -67,12 +68,13 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"// -----// IR after {name} //----- //")
         print(api.module_text(module))
 
+    target = args.target or cfg.build.target
     result = api.compile_model(
-        args.model, cfg, args.output, args.target, dump if args.print_ir_after_all else None
+        args.model, cfg, args.output, target, dump if args.print_ir_after_all else None
     )
     mem = result.memory
-    out = "libmodel.so" if args.target == "host" else "model.elf"
-    print(f"compiled {args.model} for {args.target} -> {result.build_dir}/ (make -C {result.build_dir} builds {out})")
+    out = "libmodel.so" if target == "host" else "model.elf"
+    print(f"compiled {args.model} for {target} -> {result.build_dir}/ (make -C {result.build_dir} builds {out})")
     print(format_memory(mem))
     return 0
 

@@ -44,6 +44,7 @@ def test_full_file(tmp_path: Path) -> None:
         ({"memory": {"budget_bytes": -1}}, "config key 'memory.budget_bytes' must be >= 0"),
         ({"partial_update": {"lambda_min": 0.5}}, "config key 'partial_update.lambda_min': dynamic partial"),
         ({"train": 3}, "config section '[train]' must be a table"),
+        ({"build": {"target": "m4"}}, "config key 'build.target' must be one of host, cortex-m4"),
     ],
 )
 def test_bad_config_names_the_key(data: dict, message: str) -> None:
