@@ -396,3 +396,12 @@ def test_host_shared_library(tmp_path: Path) -> None:
     # the sanitizer build links too (loading it needs the ASan runtime preloaded)
     assert emu.build_host([src], tmp_path / "libdot_san.so", sanitize=True).is_file()
 
+
+
+def test_ci_has_the_arm_toolchain() -> None:
+    """The `arm` tests skip on a machine without arm-none-eabi-gcc/QEMU (a user's laptop);
+    CI installs both (.ci/run), so there a missing toolchain is a failure, never a skip."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        assert emu.toolchain_available(), "CI must install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"

@@ -451,6 +451,19 @@ void odtc_mac2_s8(int32_t *acc, const int8_t *w0, int32_t z0, int32_t e0,
 #if defined(ODTC_KERNEL_IMPL)
 #include <string.h>
 
+/* The kernel taps k in [*k0, k1] that reach input position t of a strided, padded
+ * correlation: t = o * stride + k - pad with the output index o in [0, out_n); tp = t + pad.
+ * Shared by the fp32 and int8 grad-input kernels so both walk the same taps. */
+static inline void odtc_tap_range(int32_t tp, int32_t k, int32_t stride, int32_t out_n, int32_t *k0,
+                                  int32_t *k1)
+{
+    int32_t lo = tp - (out_n - 1) * stride;
+    lo = lo > 0 ? lo : 0;
+    lo += (tp - lo) % stride;
+    *k0 = lo;
+    *k1 = k - 1 < tp ? k - 1 : tp;
+}
+
 #if defined(__GNUC__)
 #define ODTC_ALWAYS_INLINE inline __attribute__((always_inline))
 #define ODTC_NOINLINE __attribute__((noinline))

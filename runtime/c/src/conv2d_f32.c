@@ -4,6 +4,7 @@
  * Every output element is one float accumulator starting at 0.0f, summed in the order
  * documented in odtc_kernels.h; the reference sums in double, so results agree within a
  * relative tolerance, and are identical between host and Cortex-M (-ffp-contract=off). */
+#define ODTC_KERNEL_IMPL /* odtc_tap_range */
 #include "odtc_kernels.h"
 
 int32_t odtc_conv_out_size(int32_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after)
@@ -91,14 +92,12 @@ void odtc_conv2d_f32_grad_input(const float *dy, const float *w, float *dx,
             for (int32_t iy = 0; iy < h; ++iy) {
                 /* taps ky with oy = (iy + pad_top - ky) / stride_h integral, in [0, oh_n) */
                 const int32_t ty = iy + pad_top;
-                int32_t ky0 = max_i32(0, ty - (oh_n - 1) * stride_h);
-                ky0 += (ty - ky0) % stride_h;
-                const int32_t ky1 = min_i32(kh - 1, ty);
+                int32_t ky0, ky1;
+                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
                 for (int32_t ix = 0; ix < w_; ++ix) {
                     const int32_t tx = ix + pad_left;
-                    int32_t kx0 = max_i32(0, tx - (ow_n - 1) * stride_w);
-                    kx0 += (tx - kx0) % stride_w;
-                    const int32_t kx1 = min_i32(kw - 1, tx);
+                    int32_t kx0, kx1;
+                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
                     float acc = 0.0f;
                     for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
                         const float *dyo = dy + ((size_t)ni * o + oc) * oh_n * ow_n;

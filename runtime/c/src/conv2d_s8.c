@@ -1289,14 +1289,12 @@ void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
             int32_t *ac = acc + ((size_t)ni * c + ch) * h * w_;
             for (int32_t iy = 0; iy < h; ++iy) {
                 const int32_t ty = iy + pad_top;
-                int32_t ky0 = max_i32(0, ty - (oh_n - 1) * stride_h);
-                ky0 += (ty - ky0) % stride_h;
-                const int32_t ky1 = min_i32(kh - 1, ty);
+                int32_t ky0, ky1;
+                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
                 for (int32_t ix = 0; ix < w_; ++ix) {
                     const int32_t tx = ix + pad_left;
-                    int32_t kx0 = max_i32(0, tx - (ow_n - 1) * stride_w);
-                    kx0 += (tx - kx0) % stride_w;
-                    const int32_t kx1 = min_i32(kw - 1, tx);
+                    int32_t kx0, kx1;
+                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
                     int32_t sum = 0;
                     for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
                         const int8_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
