@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, f32
+from xdsl.dialects.builtin import ModuleOp, SymbolRefAttr, f32
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.passes import PassPipeline
@@ -176,11 +176,12 @@ def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
     RAM (`ram_bytes`, the peak the device needs) = `arena_bytes` + `trainable_weights_bytes`
     + `optimizer_state_bytes` (momentum velocity, Adam moments and step, mini-batch
     accumulators and batch position) + `quantization_state_bytes` (run-time scales and
-    zero-points; 0 until quantized training lands); `state_bytes` is the last two together.
+    zero-points, tracked ranges); `state_bytes` is the last two together.
     Flash = frozen weights + initial values of RAM arrays (+ `code_bytes` once a Cortex-M
     build exists: see add_code_size — the compile step does not run make)."""
     from odtc.compiler.emit_c import layout_of
     from odtc.passes.plan_buffers import buffers_of, lower_bound
+    from odtc.passes.prune_frozen_backward import tensor_bytes
 
     lay = layout_of(lowered)
     bound = naive = saved = 0
@@ -194,7 +195,12 @@ def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
                 attr = o.attributes.get("qtrain.saved_activation_bytes")
                 saved = int(attr.value.data) if attr is not None else 0  # type: ignore[attr-defined]
                 macs = train_step_macs(o)
-    quantization_state = 0  # no quantization-state symbols exist yet (quantized training: issue 3)
+    # run-time quantization state: the states qtrain-quantize / qtrain-partial-update create
+    # (scales, zero-points, tracked ranges, the rounding-stream step, the largest loss)
+    quantization_state = sum(
+        tensor_bytes(o.type) for o in planned.ops
+        if isinstance(o, qtrain.StateOp) and "qtrain.quantization" in o.attributes
+    )
     return {
         "arena_bytes": lay.arena,
         "lower_bound_bytes": bound,
@@ -220,6 +226,27 @@ def op_macs(op: Operation) -> int:
     the same per output channel it computes, so a sparse update (`channels`) counts only
     the selected rows."""
     shape = qtrain.tensor_shape
+    if isinstance(op, qtrain.QConv2dAccOp):
+        n, o, oh, ow = shape(op.output)
+        _, cg, kh, kw = shape(op.weight)
+        return n * o * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QConv2dGradInputOp):
+        n, o, oh, ow = shape(op.output_grad)
+        _, cg, kh, kw = shape(op.weight)
+        return n * o * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QConv2dGradWeightOp):  # all rows: the worst case of a selection
+        n, _, oh, ow = shape(op.output_grad)
+        rows, cg, kh, kw = shape(op.weight_grad)
+        return n * rows * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QDenseAccOp):
+        n, k = shape(op.input)
+        return n * k * shape(op.weight)[0]
+    if isinstance(op, qtrain.QDenseGradInputOp):
+        n, k = shape(op.input_grad)
+        return n * k * shape(op.weight)[0]
+    if isinstance(op, qtrain.QDenseGradWeightOp):
+        n, k = shape(op.input)
+        return n * k * shape(op.weight_grad)[0]
     if isinstance(op, qtrain.Conv2dOp | qtrain.QConv2dOp):
         n, o, oh, ow = shape(op.output)
         _, cg, kh, kw = shape(op.weight)
@@ -256,6 +283,10 @@ def op_macs(op: Operation) -> int:
     return 0
 
 
+QUANT_BACKWARD = (qtrain.QConv2dGradInputOp, qtrain.QConv2dGradWeightOp, qtrain.QDenseGradInputOp,
+                  qtrain.QDenseGradWeightOp)
+
+
 def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
     """MACs per sample of a @train_step: `forward` (the forward ops, once), `backward` (the
     grad-input and grad-weight ops) and `recompute` (ops qtrain-insert-checkpoints marked
@@ -268,7 +299,7 @@ def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
             continue
         if "qtrain.recompute" in op.attributes:
             out["recompute"] += m
-        elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS)):
+        elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS, *QUANT_BACKWARD)):
             out["backward"] += m
         else:
             out["forward"] += m
@@ -551,6 +582,23 @@ def _accuracy(infer: Callable[[np.ndarray], np.ndarray], test: list[tuple[np.nda
     return correct / len(test)
 
 
+def param_view(param: qtrain.ParamOp, state: dict[str, np.ndarray]) -> np.ndarray:
+    """A parameter as float32, like the device API's odtc_param_read: quantized parameters
+    (qtrain-quantize puts `qtrain.scale`/`qtrain.zero_point` on them) are dequantized as
+    scale * (float)(q - zero_point), one f32 multiply (runtime/reference.py rule 2)."""
+    name = param.sym_name.data
+    if not isinstance(param.type.element_type, qtrain.QuantType):
+        return np.asarray(state[name], dtype=np.float32).copy()
+    s_ref = param.attributes.get("qtrain.scale")
+    z_ref = param.attributes.get("qtrain.zero_point")
+    if not isinstance(s_ref, SymbolRefAttr) or not isinstance(z_ref, SymbolRefAttr):
+        raise CompileError(f"quantized parameter @{name} names no qtrain.scale/qtrain.zero_point state")
+    s = np.float32(np.asarray(state[s_ref.root_reference.data]).reshape(-1)[0])
+    z = int(np.asarray(state[z_ref.root_reference.data]).reshape(-1)[0])
+    q = np.asarray(state[name], dtype=np.int64)
+    return (s * (q - z).astype(np.float32)).astype(np.float32)
+
+
 def _backend(
     build: Path, module: ModuleOp, backend: str
 ) -> tuple[
@@ -562,11 +610,11 @@ def _backend(
         from odtc.runtime.interpreter import init_state, run_function
 
         state = init_state(module, build)
-        names = [o.sym_name.data for o in module.ops if isinstance(o, qtrain.ParamOp)]
+        params = [o for o in module.ops if isinstance(o, qtrain.ParamOp)]
         return (
             lambda x, y: float(run_function(module, "train_step", [x, y], state)[0]),
             lambda x: run_function(module, "forward", [x], state)[0],
-            lambda: {n: state[n].copy() for n in names},
+            lambda: {o.sym_name.data: param_view(o, state) for o in params},
         )
     from odtc.runtime.host import BuildError, HostModel, Shapes, make
 

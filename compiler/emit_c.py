@@ -6,6 +6,15 @@ values the IR holds.
 
     odtc-opt model.mlir -p "<pipeline>,convert-qtrain-to-c" -t c            # model.c
     odtc-opt model.mlir -p "<pipeline>,convert-qtrain-to-c" -t 'c{file=header}'
+
+The device API exchanges parameters as float32 (odtc_param_read / odtc_param_write). An
+integer parameter is exchanged through a dequantized view: when its ckern.global carries
+`ckern.scale` / `ckern.zero_point` (convert-qtrain-to-c sets them from the `qtrain.scale` /
+`qtrain.zero_point` symbol references that qtrain-quantize puts on the qtrain.param), read
+gives scale * (q - zero_point) with the current values of those states and write stores
+clamp(rintf(x / scale) + zero_point, storage range) (NaN -> zero_point); without them the
+scale is 1 and the zero-point 0. Models with float parameters only print the plain memcpy
+versions.
 """
 
 import io
@@ -24,6 +33,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     ModuleOp,
+    StringAttr,
 )
 from xdsl.ir import Attribute
 from xdsl.utils.exceptions import DiagnosticException
@@ -283,6 +293,9 @@ class _Printer:
         w("}")
         w("")
         params = [g for g in _globals(mod) if g.param_index is not None]
+        if any(g.ctype.data != "float" for g in params):
+            self.param_table_quantized(params)
+            return
         w("static const struct {")
         w("    const char *name;")
         w("    const void *data;")
@@ -320,6 +333,88 @@ class _Printer:
         w("{")
         w("    if (odtc_param_writable(i)) {")
         w("        memcpy(odtc_params[i].ram, src, odtc_params[i].numel * sizeof(float));")
+        w("    }")
+        w("}")
+
+    def param_table_quantized(self, params: list[ckern.GlobalOp]) -> None:
+        """The odtc_param_* functions of a model with integer parameters: a float view.
+
+        Each entry has its storage (-1 float, else ODTC_S8/U8/S16/S32) and the scale and
+        zero-point it is viewed with: the state globals named by `ckern.scale` /
+        `ckern.zero_point` (a quantized parameter's current per-tensor parameters), or 1
+        and 0 for a plain integer parameter. Read: x = scale * (float)(q - zero_point)
+        (odtc_dequantize); write: q = clamp(rintf(x / scale) + zero_point, storage range),
+        NaN -> zero_point (odtc_quantize)."""
+        w = self.w
+        w("/* Integer parameters are viewed as float: read x = scale * (q - zero_point), write")
+        w("   q = clamp(rintf(x / scale) + zero_point) (odtc_dequantize / odtc_quantize), with the")
+        w("   parameter's current scale/zero-point state, or 1 and 0 for a plain integer tensor. */")
+        if any("ckern.scale" not in g.attributes for g in params):
+            w("static const float odtc_unit_scale[1] = {1.0f};")
+        if any("ckern.zero_point" not in g.attributes for g in params):
+            w("static const int32_t odtc_no_zero_point[1] = {0};")
+        w("")
+        w("static const struct {")
+        w("    const char *name;")
+        w("    const void *data;")
+        w("    void *ram;")
+        w("    size_t numel;")
+        w("    int32_t storage; /* -1: float, else ODTC_S8 / ODTC_U8 / ODTC_S16 / ODTC_S32 */")
+        w("    const float *scale;")
+        w("    const int32_t *zero_point;")
+        w(f"}} odtc_params[{max(1, len(params))}] = {{")
+        storage = {"float": "-1", "int8_t": "ODTC_S8", "uint8_t": "ODTC_U8", "int16_t": "ODTC_S16",
+                   "int32_t": "ODTC_S32"}
+        for g in params:
+            n = prod(int(v) for v in g.shape.get_values())
+            ram = g.sym_name.data if g.kind.data == "trainable" else "NULL"
+            sc = g.attributes.get("ckern.scale")
+            zp = g.attributes.get("ckern.zero_point")
+            scale = sc.data if isinstance(sc, StringAttr) else "odtc_unit_scale"
+            zero = zp.data if isinstance(zp, StringAttr) else "odtc_no_zero_point"
+            w(f'    {{"{g.source_name.data}", {g.sym_name.data}, {ram}, {n}u, {storage[g.ctype.data]}, {scale}, {zero}}},')
+        w("};")
+        w("")
+        w(f"size_t odtc_param_count(void) {{ return {len(params)}u; }}")
+        w("const char *odtc_param_name(size_t i) { return i < odtc_param_count() ? odtc_params[i].name : NULL; }")
+        w("size_t odtc_param_numel(size_t i) { return i < odtc_param_count() ? odtc_params[i].numel : 0u; }")
+        w("int odtc_param_writable(size_t i) { return i < odtc_param_count() && odtc_params[i].ram != NULL; }")
+        w("")
+        w("static size_t odtc_param_element_bytes(int32_t storage)")
+        w("{")
+        w("    return storage < 0 ? sizeof(float) : storage == ODTC_S16 ? 2u : storage == ODTC_S32 ? 4u : 1u;")
+        w("}")
+        w("")
+        w("void odtc_param_read_range(size_t i, size_t offset, size_t count, float *dst)")
+        w("{")
+        w("    if (i < odtc_param_count() && offset <= odtc_params[i].numel && count <= odtc_params[i].numel - offset) {")
+        w("        const int32_t st = odtc_params[i].storage;")
+        w("        const void *src = (const uint8_t *)odtc_params[i].data + offset * odtc_param_element_bytes(st);")
+        w("        if (st < 0) {")
+        w("            memcpy(dst, src, count * sizeof(float));")
+        w("        } else {")
+        w("            odtc_dequantize(src, st, dst, count, 1u, 1u, odtc_params[i].scale, odtc_params[i].zero_point, 0);")
+        w("        }")
+        w("    }")
+        w("}")
+        w("")
+        w("void odtc_param_read(size_t i, float *dst)")
+        w("{")
+        w("    if (i < odtc_param_count()) {")
+        w("        odtc_param_read_range(i, 0u, odtc_params[i].numel, dst);")
+        w("    }")
+        w("}")
+        w("")
+        w("void odtc_param_write(size_t i, const float *src)")
+        w("{")
+        w("    if (odtc_param_writable(i)) {")
+        w("        const int32_t st = odtc_params[i].storage;")
+        w("        if (st < 0) {")
+        w("            memcpy(odtc_params[i].ram, src, odtc_params[i].numel * sizeof(float));")
+        w("        } else {")
+        w("            odtc_quantize(src, odtc_params[i].ram, st, odtc_params[i].numel, 1u, 1u, odtc_params[i].scale,")
+        w("                          odtc_params[i].zero_point, 0);")
+        w("        }")
         w("    }")
         w("}")
 
@@ -377,6 +472,11 @@ class _Printer:
         w("   them and odtc_param_write leaves them as they are. */")
         w("int odtc_param_writable(size_t i);")
         w("void odtc_param_write(size_t i, const float *src);")
+        if any(g.ctype.data != "float" for g in params):
+            w("/* Integer (quantized) parameters are exchanged as float: odtc_param_read gives")
+            w("   scale * (q - zero_point) with the parameter's current scale and zero-point (1 and 0")
+            w("   for a plain integer parameter); odtc_param_write stores")
+            w("   q = clamp(rintf(x / scale) + zero_point, storage range) (NaN -> zero_point). */")
         w("")
         w("#endif /* ODTC_MODEL_H */")
 

@@ -19,7 +19,9 @@ so every compile can be reproduced and debugged one pass at a time. The order:
     qtrain-plan-buffers          static arena offsets (best of several placements; verified)
     convert-qtrain-to-c          kernel calls over planned buffers (ckern), printed by -t c
 
-Later stages (quantize, partial update) join this string as they land.
+With [quantize] scheme != "none", qtrain-quantize (passes/quantize.py) follows the pruning,
+and with λ < 1 qtrain-partial-update follows it; fuse-updates then finds no float SGD pair
+on quantized weights and leaves them alone.
 """
 
 import numpy as np
@@ -64,6 +66,16 @@ def pipeline_string(cfg: Config) -> str:
         "qtrain-autodiff{" + " ".join(ad) + "}",
         "qtrain-prune-frozen-backward",
     ]
+    q = cfg.quantize
+    if q.scheme != "none":
+        opts = [f"scheme={q.scheme}", f"errors={q.errors}", f"normalize={q.normalize}", f"rounding={q.rounding}",
+                f"seed={q.seed}", f"alpha-w={_fmt_float(q.alpha_w)}", f"alpha-a={_fmt_float(q.alpha_a)}",
+                f"alpha-e={_fmt_float(q.alpha_e)}"]
+        passes.append("qtrain-quantize{" + " ".join(opts) + "}")
+    pu = cfg.partial_update
+    if (pu.lambda_min, pu.lambda_max) != (1.0, 1.0):
+        passes.append(f"qtrain-partial-update{{lambda-min={_fmt_float(pu.lambda_min)} "
+                      f"lambda-max={_fmt_float(pu.lambda_max)}}}")
     # qtrain-fuse-updates runs before the checkpoints, so that the budget is judged on the
     # arena without the fused weight gradients, and in `recompute` mode there: a saved
     # activation may be recomputed for its later readers, so it may not count as kept

@@ -2133,8 +2133,14 @@ FORWARD_OPS: tuple[type[IRDLOperation], ...] = (
 LOSS_OPS: tuple[type[IRDLOperation], ...] = (SoftmaxCrossEntropyOp, MseOp)
 QUANT_OPS: tuple[type[IRDLOperation], ...] = (QuantizeOp, DequantizeOp, RequantizeOp, QConv2dOp, QDenseOp)
 
+# The fully-quantized-training ops live in their own module (they import the helpers
+# above, so the import must come after them).
+from odtc.dialects.qtrain_fqt import *  # noqa: E402,F403
+from odtc.dialects.qtrain_fqt import FQT_OPS  # noqa: E402
+
 QTrain = Dialect(
     "qtrain",
-    [ParamOp, StateOp, LoadOp, StoreOp, *FORWARD_OPS, *LOSS_OPS, *QUANT_OPS, *BACKWARD_OPS, *OPTIMIZER_OPS, *FUSED_UPDATE_OPS],
+    [ParamOp, StateOp, LoadOp, StoreOp, *FORWARD_OPS, *LOSS_OPS, *QUANT_OPS, *BACKWARD_OPS, *OPTIMIZER_OPS,
+     *FUSED_UPDATE_OPS, *FQT_OPS],
     [QuantType, NpzAttr],
 )

@@ -60,6 +60,18 @@ def _plan_buffers() -> type[ModulePass]:
     return PlanBuffersPass
 
 
+def _quantize() -> type[ModulePass]:
+    from odtc.passes.quantize import QuantizePass
+
+    return QuantizePass
+
+
+def _partial_update() -> type[ModulePass]:
+    from odtc.passes.partial_update import PartialUpdatePass
+
+    return PartialUpdatePass
+
+
 def _convert_qtrain_to_c() -> type[ModulePass]:
     from odtc.passes.convert_qtrain_to_c import ConvertQTrainToCPass
 
@@ -73,6 +85,8 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qtrain-mark-trainable": _mark_trainable,
         "qtrain-autodiff": _autodiff,
         "qtrain-prune-frozen-backward": _prune_frozen_backward,
+        "qtrain-quantize": _quantize,
+        "qtrain-partial-update": _partial_update,
         "qtrain-insert-checkpoints": _insert_checkpoints,
         "qtrain-schedule": _schedule,
         "qtrain-fuse-updates": _fuse_updates,

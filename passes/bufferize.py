@@ -50,6 +50,8 @@ def written_symbols(op: Operation) -> set[str]:
                 out.add(ref.root_reference.data)  # type: ignore[attr-defined]
     elif isinstance(op, qtrain.CounterStepOp):
         out.add(op.counter.root_reference.data)
+    elif isinstance(op, qtrain.QSgdUpdateOp):
+        out.add(op.param.root_reference.data)
     return out
 
 
@@ -68,6 +70,21 @@ def scratch_bytes(op: Operation) -> int:
         _, k = qtrain.tensor_shape(op.input)
         o = qtrain.tensor_shape(op.weight)[0]
         return 8 * o + 2 * k
+    # The FQT kernels (runtime/c/src/fqt.c): ODTC_QCONV2D_ACC_SCRATCH_BYTES (int32 bias per
+    # output channel, then one int16 im2col patch in whole words), ODTC_QDENSE_ACC_SCRATCH_BYTES
+    # (the same with one int16 input row) and ODTC_TOPK_STRUCTURES_SCRATCH_BYTES (an int64
+    # magnitude per structure). The int32 grad kernels need none (their DSP paths use stack).
+    if isinstance(op, qtrain.QConv2dAccOp):
+        _, c, _, _ = qtrain.tensor_shape(op.input)
+        o, _, kh, kw = qtrain.tensor_shape(op.weight)
+        i = c // op.groups.value.data
+        return 4 * o + 4 * ((i * kh * kw + 1) // 2)
+    if isinstance(op, qtrain.QDenseAccOp):
+        _, k = qtrain.tensor_shape(op.input)
+        o = qtrain.tensor_shape(op.weight)[0]
+        return 4 * o + 4 * ((k + 1) // 2)
+    if isinstance(op, qtrain.TopkStructuresOp):
+        return 8 * qtrain.tensor_shape(op.output_grad)[1]
     return 0
 
 

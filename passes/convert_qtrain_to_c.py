@@ -6,6 +6,10 @@ parameter/state symbol (parameters numbered in declaration order for `odtc_param
 `@forward` — where every qtrain op became one call into runtime/c (odtc_kernels.h) over the
 planned buffers, reshape/flatten became nothing (aliases), and loads became in-place reads or
 copies as `qtrain-bufferize` decided. Any op without a lowering fails, naming the op.
+The fully-quantized-training ops (dialects/qtrain_fqt.py) call runtime/c/src/fqt.c (the
+int32 grad-input ops reuse odtc_{dense,conv2d}_s8_grad_input), and a quantized parameter's
+`qtrain.scale` / `qtrain.zero_point` state references become `ckern.scale` /
+`ckern.zero_point` (C names) on its ckern.global, for the c target's float view.
 
     %y = qtrain.relu %x {qtrain.offset = 64, ...}   →   "ckern.call"() <{callee = "odtc_relu_f32",
                                                           args = [#ckern.ref<"arena", "", 0, ...>, #ckern.ref<"arena", "", 64, ...>, 32 : i64]}>
@@ -26,7 +30,9 @@ from xdsl.dialects.builtin import (
     IntegerType,
     ModuleOp,
     StringAttr,
+    SymbolRefAttr,
     TensorType,
+    f32,
     i32,
     i64,
 )
@@ -272,6 +278,8 @@ def _lower(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch tab
             _lower_qlayer(L, op)
         case qtrain.CounterStepOp():
             L.call("odtc_counter_step", L.sym(op.counter, "int32_t"), _i(op.modulo.value.data))
+        case _ if isinstance(op, FQT_OPS):
+            _lower_fqt(L, op)
         case func.ReturnOp():
             pass
         case _:
@@ -339,6 +347,163 @@ def _lower_qlayer(L: _Lowerer, op: qtrain.QConv2dOp | qtrain.QDenseOp) -> None:
     else:
         n, k = _shape(op.input)
         L.call(f"odtc_dense_{suffix}", *args, _i(n), _i(k), _i(_shape(op.weight)[0]))
+
+
+# ---- fully quantized training (dialects/qtrain_fqt.py -> runtime/c/src/fqt.c) -----------
+
+FQT_OPS = qtrain.FQT_OPS
+
+# ODTC_F32 (a float gradient operand of the FQT update kernels), ODTC_NORM_*, ODTC_ROUND_*.
+_F32_CODE = 4
+_NORMALIZATION = {"standardize": 0, "qas": 1, "none": 2}
+_ROUNDING = {"nearest": 0, "stochastic": 1}
+
+
+def _scratch(op: Operation) -> ckern.RefAttr:
+    off = op.attributes.get("qtrain.scratch_offset")
+    if off is None:
+        raise _fail(f"{op.name} has no planned scratch buffer (run qtrain-bufferize and qtrain-plan-buffers first)")
+    return ckern.RefAttr("arena", "", int(off.value.data), "int32_t")  # type: ignore[attr-defined]
+
+
+def _opt_ref(L: _Lowerer, v: SSAValue | None, ctype: str) -> ckern.RefAttr:
+    return L.ref(v) if v is not None else ckern.RefAttr("null", "", 0, ctype)
+
+
+def _q8_storage(op: Operation, what: str, v: SSAValue) -> int:
+    """ODTC_S8 / ODTC_U8 of an 8-bit quantized operand."""
+    q = _qtype(v)
+    code = _storage(q)
+    if code not in (0, 1):
+        raise _fail(f"{op.name}: {what} must have 8-bit storage, got {q}")
+    return code
+
+
+def _require_s8(op: Operation, what: str, v: SSAValue) -> None:
+    q = _qtype(v)
+    if not (q.storage.width.data == 8 and q.is_signed):
+        raise _fail(f"{op.name}: the C kernels take {what} as si8 only, got {q}")
+
+
+def _grad_type(op: Operation, v: SSAValue) -> int:
+    """ODTC_S32 for an int32 accumulator gradient, ODTC_F32 for an f32 one."""
+    t = v.type
+    assert isinstance(t, TensorType)
+    if isinstance(t.element_type, Float32Type):
+        return _F32_CODE
+    if qtrain.is_acc(t.element_type):
+        return _STORAGE[(32, True)]
+    raise _fail(f"{op.name}: gradient must be f32 or an int32 accumulator, got {t.element_type}")
+
+
+def _rows(v: SSAValue) -> tuple[int, int]:
+    """(rows, row_len) of a weight-shaped tensor: dimension 0 and the rest."""
+    shape = _shape(v)
+    return shape[0], prod(shape[1:])
+
+
+def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch table
+    r = L.ref
+    match op:
+        case qtrain.ScaleMulOp():
+            L.call("odtc_scale_mul", r(op.lhs), r(op.rhs), result=r(op.output))
+        case qtrain.MinMaxOp():
+            n = _i(prod(_shape(op.input)))
+            if op.scale is None:
+                L.call("odtc_minmax_f32", r(op.input), r(op.output), n)
+            else:
+                L.call("odtc_minmax_acc", r(op.input), r(op.scale), r(op.output), n)
+        case qtrain.EmaOp():
+            L.call("odtc_ema_range", r(op.old), r(op.observed), r(op.output), _f32(op.alpha.value.data))
+        case qtrain.RunningMaxOp():
+            L.call("odtc_running_max", r(op.old), r(op.value), result=r(op.output))
+        case qtrain.RangeScaleOp() | qtrain.RangeZeroPointOp():
+            q = op.qtype
+            callee = "odtc_range_scale" if isinstance(op, qtrain.RangeScaleOp) else "odtc_range_zero_point"
+            L.call(callee, r(op.range), _i(q.qmin), _i(q.qmax), _i(int(q.is_symmetric)), result=r(op.output))
+        case qtrain.QConv2dAccOp() | qtrain.QDenseAccOp():
+            _require_s8(op, "weights", op.weight)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            args = [r(op.input), r(op.input_zero_point), r(op.weight), r(op.weight_zero_point),
+                    _opt_ref(L, op.bias, "float"), _opt_ref(L, op.acc_scale, "float"), r(op.output), _scratch(op)]
+            if isinstance(op, qtrain.QConv2dAccOp):
+                o = _shape(op.weight)[0]
+                L.call(f"odtc_qconv2d_acc_{suffix}", *args,
+                       *_conv_geometry(_shape(op.input), _shape(op.weight), o, op))
+            else:
+                n, k = _shape(op.input)
+                L.call(f"odtc_qdense_acc_{suffix}", *args, _i(n), _i(k), _i(_shape(op.weight)[0]))
+        case qtrain.AccReluOp():
+            L.call("odtc_acc_relu", r(op.input), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.RequantizeAccOp():
+            L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_q8_storage(op, "result", op.output)),
+                   _i(prod(_shape(op.input))), r(op.input_scale), r(op.output_scale), r(op.output_zero_point))
+        case qtrain.QReluGradOp():
+            L.call("odtc_qrelu_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+                   r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
+                   r(op.output_zero_point), r(op.input_grad), _i(prod(_shape(op.output_grad))))
+        case qtrain.QDenseGradInputOp():
+            _require_s8(op, "the output error", op.output_grad)
+            _require_s8(op, "weights", op.weight)
+            n, k = _shape(op.input_grad)
+            L.call("odtc_dense_s8_grad_input", r(op.output_grad), r(op.output_grad_zero_point), r(op.weight),
+                   r(op.weight_zero_point), _i(0), r(op.input_grad), _i(n), _i(k), _i(_shape(op.weight)[0]))
+        case qtrain.QConv2dGradInputOp():
+            _require_s8(op, "the output error", op.output_grad)
+            _require_s8(op, "weights", op.weight)
+            o = _shape(op.weight)[0]
+            L.call("odtc_conv2d_s8_grad_input", r(op.output_grad), r(op.output_grad_zero_point), r(op.weight),
+                   r(op.weight_zero_point), _i(0), r(op.input_grad),
+                   *_conv_geometry(_shape(op.input_grad), _shape(op.weight), o, op))
+        case qtrain.QDenseGradWeightOp() | qtrain.QConv2dGradWeightOp():
+            _require_s8(op, "the output error", op.output_grad)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            args = [r(op.input), r(op.input_zero_point), r(op.output_grad), r(op.output_grad_zero_point),
+                    r(op.weight_grad), _opt_ref(L, op.select, "int32_t"), _opt_ref(L, op.select_count, "int32_t")]
+            o = _shape(op.weight_grad)[0]
+            if isinstance(op, qtrain.QDenseGradWeightOp):
+                n, k = _shape(op.input)
+                L.call(f"odtc_qdense_grad_weight_{suffix}", *args, _i(n), _i(k), _i(o))
+            else:
+                L.call(f"odtc_qconv2d_grad_weight_{suffix}", *args,
+                       *_conv_geometry(_shape(op.input), _shape(op.weight_grad), o, op))
+        case qtrain.GradStatsOp():
+            rows, row_len = _rows(op.grad)
+            L.call("odtc_grad_stats", r(op.grad), _i(_grad_type(op, op.grad)), _opt_ref(L, op.grad_scale, "float"),
+                   _opt_ref(L, op.weight_scale, "float"), r(op.output), _opt_ref(L, op.select, "int32_t"),
+                   _opt_ref(L, op.select_count, "int32_t"), _i(rows), _i(row_len),
+                   _i(_NORMALIZATION[op.mode.data]))
+        case qtrain.QSgdRangeOp():
+            rows, row_len = _rows(op.grad)
+            L.call("odtc_qsgd_range", r(op.weight), _i(_q8_storage(op, "weight", op.weight)), r(op.weight_scale),
+                   r(op.weight_zero_point), r(op.grad), _i(_grad_type(op, op.grad)), r(op.stats), r(op.output),
+                   _opt_ref(L, op.select, "int32_t"), _opt_ref(L, op.select_count, "int32_t"), _i(rows), _i(row_len),
+                   _f32(op.lr.value.data))
+        case qtrain.QSgdUpdateOp():
+            w_type = op.param_type()
+            if w_type is None:
+                raise _fail(f"{op.name}: no qtrain.param named {op.param}")
+            q = w_type.element_type
+            if not isinstance(q, qtrain.QuantType) or _storage(q) not in (0, 1):
+                raise _fail(f"{op.name}: {op.param} must be an 8-bit quantized parameter, got {w_type}")
+            rows, row_len = _rows(op.grad)
+            seed = op.seed.value.data & 0xFFFFFFFF  # the kernel hashes seed mod 2^32
+            L.call("odtc_qsgd_update", L.sym(op.param, ctype_of(w_type)), _i(_storage(q)), r(op.weight_scale),
+                   r(op.weight_zero_point), r(op.grad), _i(_grad_type(op, op.grad)), r(op.stats),
+                   r(op.new_scale), r(op.new_zero_point), _opt_ref(L, op.select, "int32_t"),
+                   _opt_ref(L, op.select_count, "int32_t"), _opt_ref(L, op.step, "int32_t"), _i(rows), _i(row_len),
+                   _f32(op.lr.value.data), _i(_ROUNDING[op.rounding.data]),
+                   _i(seed - (1 << 32) if seed >= 1 << 31 else seed))
+        case qtrain.TopkCountOp():
+            L.call("odtc_topk_count", r(op.loss), r(op.loss_max), _f32(op.lambda_min.value.data),
+                   _f32(op.lambda_max.value.data), _i(op.structures.value.data), result=r(op.output))
+        case qtrain.TopkStructuresOp():
+            shape = _shape(op.output_grad)
+            L.call("odtc_topk_structures", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+                   r(op.output_grad_zero_point), r(op.count), r(op.output), _scratch(op),
+                   _i(shape[0]), _i(shape[1]), _i(prod(shape[2:])))
+        case _:
+            raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
 
 
 def _fn_name(op: Operation) -> str:
@@ -421,7 +586,33 @@ def _globals(module: ModuleOp) -> tuple[list[ckern.GlobalOp], dict[str, str]]:
         props["sym_name"] = StringAttr(cname)
         names[o.sym_name.data] = cname
         out.append(ckern.GlobalOp.create(properties=props))
+    _dequant_views(module, out, names)
     return out, names
+
+
+# A quantized parameter's `qtrain.scale` / `qtrain.zero_point` (qtrain-quantize) name the
+# state symbols holding its current per-tensor scale (tensor<f32>) and zero-point
+# (tensor<i32>); its ckern.global gets `ckern.scale` / `ckern.zero_point` = their C names,
+# from which the c target prints odtc_param_read/write as a dequantized float view.
+_DEQUANT_ATTRS = (("qtrain.scale", "ckern.scale", "f32"), ("qtrain.zero_point", "ckern.zero_point", "i32"))
+
+
+def _dequant_views(module: ModuleOp, globals_: list[ckern.GlobalOp], names: dict[str, str]) -> None:
+    symbols = {o.sym_name.data: o for o in module.ops if isinstance(o, qtrain.ParamOp | qtrain.StateOp)}
+    by_c_name = {g.sym_name.data: g for g in globals_}
+    for name, o in symbols.items():
+        if not isinstance(o, qtrain.ParamOp):
+            continue
+        for attr, key, elt in _DEQUANT_ATTRS:
+            ref = o.attributes.get(attr)
+            if ref is None:
+                continue
+            target = ref.root_reference.data if isinstance(ref, SymbolRefAttr) else None
+            st = symbols.get(target) if target is not None else None
+            want = f32 if elt == "f32" else i32
+            if not isinstance(st, qtrain.StateOp) or st.type.get_shape() or st.type.element_type != want:
+                raise _fail(f"@{name}: {attr} must name a qtrain.state of type tensor<{elt}>, got {ref}")
+            by_c_name[names[name]].attributes[key] = StringAttr(names[st.sym_name.data])
 
 
 def _io_attrs(module: ModuleOp) -> dict[str, Attribute]:

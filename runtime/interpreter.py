@@ -55,6 +55,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.traits import SymbolTable
 
 from odtc.dialects import qtrain as qt
+from odtc.runtime import fqt
 from odtc.runtime import reference as ref
 
 STATE_KEY = "state"
@@ -233,6 +234,12 @@ def init_state(module: ModuleOp, base_dir: Path | None = None) -> dict[str, np.n
 # ---------------------------------------------------------------------------------------
 
 
+C_F32 = "qtrain.c_f32"
+"""Unit attribute (set by qtrain-quantize on the loss, its gradient and bias gradients): the
+op's semantics are the C kernel's exact f32 operation sequence (runtime/fqt.py), not the
+float64-then-round reference, so that a quantized step is bit-exact end to end."""
+
+
 def _no_state() -> NoReturn:
     raise InterpreterError(
         "no qtrain state attached to the interpreter (use make_interpreter or run_function)"
@@ -395,6 +402,8 @@ class QTrainFunctions(InterpreterFunctions):
     def run_softmax_cross_entropy(
         self, interpreter: Interpreter, op: qt.SoftmaxCrossEntropyOp, args: tuple[Any, ...]
     ) -> tuple[Any, ...]:
+        if C_F32 in op.attributes:
+            return _result(op, fqt.softmax_cross_entropy_c(args[0], args[1]))
         return _result(op, ref.softmax_cross_entropy(args[0], args[1]))
 
     @impl(qt.MseOp)
@@ -516,6 +525,8 @@ class QTrainFunctions(InterpreterFunctions):
     def run_conv2d_grad_bias(
         self, interpreter: Interpreter, op: qt.Conv2dGradBiasOp, args: tuple[Any, ...]
     ) -> tuple[Any, ...]:
+        if C_F32 in op.attributes:
+            return _result(op, fqt.grad_bias_c(args[0]))
         return _result(op, ref.conv2d_grad_bias(args[0]))
 
     @impl(qt.DenseGradInputOp)
@@ -536,6 +547,8 @@ class QTrainFunctions(InterpreterFunctions):
     def run_dense_grad_bias(
         self, interpreter: Interpreter, op: qt.DenseGradBiasOp, args: tuple[Any, ...]
     ) -> tuple[Any, ...]:
+        if C_F32 in op.attributes:
+            return _result(op, fqt.grad_bias_c(args[0]))
         return _result(op, ref.dense_grad_bias(args[0]))
 
     @impl(qt.ReluGradOp)
@@ -613,6 +626,8 @@ class QTrainFunctions(InterpreterFunctions):
         self, interpreter: Interpreter, op: qt.SoftmaxCrossEntropyGradOp, args: tuple[Any, ...]
     ) -> tuple[Any, ...]:
         a = _Args(op, args)
+        if C_F32 in op.attributes:
+            return _result(op, fqt.softmax_cross_entropy_grad_c(a[op.logits], a[op.labels]))
         return _result(op, ref.softmax_cross_entropy_grad(a[op.logits], a[op.labels]))
 
     @impl(qt.MseGradOp)
@@ -722,6 +737,160 @@ class QTrainFunctions(InterpreterFunctions):
         return ()
 
 
+@register_impls
+class FqtFunctions(InterpreterFunctions):
+    """The fully-quantized-training ops (dialects/qtrain_fqt.py, semantics runtime/fqt.py)."""
+
+    @impl(qt.ScaleMulOp)
+    def run_scale_mul(self, interpreter: Interpreter, op: qt.ScaleMulOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.scale_mul(args[0], args[1]))
+
+    @impl(qt.MinMaxOp)
+    def run_minmax(self, interpreter: Interpreter, op: qt.MinMaxOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, fqt.minmax(a[op.input], a.opt(op.scale)))
+
+    @impl(qt.EmaOp)
+    def run_ema(self, interpreter: Interpreter, op: qt.EmaOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.ema(args[0], args[1], op.alpha.value.data))
+
+    @impl(qt.RunningMaxOp)
+    def run_running_max(self, interpreter: Interpreter, op: qt.RunningMaxOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.running_max(args[0], args[1]))
+
+    @impl(qt.RangeScaleOp)
+    def run_range_scale(self, interpreter: Interpreter, op: qt.RangeScaleOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        q = op.qtype
+        return _result(op, fqt.qparams(args[0], q.qmin, q.qmax, q.is_symmetric)[0])
+
+    @impl(qt.RangeZeroPointOp)
+    def run_range_zero_point(
+        self, interpreter: Interpreter, op: qt.RangeZeroPointOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        q = op.qtype
+        return _result(op, fqt.qparams(args[0], q.qmin, q.qmax, q.is_symmetric)[1])
+
+    @impl(qt.QConv2dAccOp)
+    def run_qconv2d_acc(self, interpreter: Interpreter, op: qt.QConv2dAccOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        acc = fqt.qconv2d_acc(
+            a[op.input], a[op.input_zero_point], a[op.weight], a[op.weight_zero_point], a.opt(op.bias),
+            a.opt(op.acc_scale) if op.acc_scale is not None else 1.0,
+            _ints(op.stride.get_values()), _ints(op.padding.get_values()), op.groups.value.data,
+        )
+        return _result(op, acc)
+
+    @impl(qt.QDenseAccOp)
+    def run_qdense_acc(self, interpreter: Interpreter, op: qt.QDenseAccOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        acc = fqt.qdense_acc(
+            a[op.input], a[op.input_zero_point], a[op.weight], a[op.weight_zero_point], a.opt(op.bias),
+            a.opt(op.acc_scale) if op.acc_scale is not None else 1.0,
+        )
+        return _result(op, acc)
+
+    @impl(qt.AccReluOp)
+    def run_acc_relu(self, interpreter: Interpreter, op: qt.AccReluOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.relu_acc(args[0]))
+
+    @impl(qt.RequantizeAccOp)
+    def run_requantize_acc(
+        self, interpreter: Interpreter, op: qt.RequantizeAccOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        q = _quant(op.output)
+        return _result(op, fqt.requantize_acc(args[0], args[1], args[2], args[3], q.qmin, q.qmax))
+
+    @impl(qt.QReluGradOp)
+    def run_qrelu_grad(self, interpreter: Interpreter, op: qt.QReluGradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.qrelu_grad(*args))
+
+    @impl(qt.QDenseGradInputOp)
+    def run_qdense_grad_input(
+        self, interpreter: Interpreter, op: qt.QDenseGradInputOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, fqt.qdense_grad_input(*args))
+
+    @impl(qt.QConv2dGradInputOp)
+    def run_qconv2d_grad_input(
+        self, interpreter: Interpreter, op: qt.QConv2dGradInputOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        acc = fqt.qconv2d_grad_input(
+            args[0], args[1], args[2], args[3], _shape(op.input_grad),
+            _ints(op.stride.get_values()), _ints(op.padding.get_values()), op.groups.value.data,
+        )
+        return _result(op, acc)
+
+    @impl(qt.QDenseGradWeightOp)
+    def run_qdense_grad_weight(
+        self, interpreter: Interpreter, op: qt.QDenseGradWeightOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        g = fqt.qdense_grad_weight(
+            a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
+            a.opt(op.select), a.opt(op.select_count),
+        )
+        return _result(op, g)
+
+    @impl(qt.QConv2dGradWeightOp)
+    def run_qconv2d_grad_weight(
+        self, interpreter: Interpreter, op: qt.QConv2dGradWeightOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        g = fqt.qconv2d_grad_weight(
+            a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
+            _shape(op.weight_grad), _ints(op.stride.get_values()), _ints(op.padding.get_values()),
+            op.groups.value.data, a.opt(op.select), a.opt(op.select_count),
+        )
+        return _result(op, g)
+
+    @impl(qt.GradStatsOp)
+    def run_grad_stats(self, interpreter: Interpreter, op: qt.GradStatsOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        st = fqt.grad_stats(
+            a[op.grad], op.mode.data, a.opt(op.grad_scale), a.opt(op.weight_scale),
+            a.opt(op.select), a.opt(op.select_count),
+        )
+        return _result(op, st)
+
+    @impl(qt.QSgdRangeOp)
+    def run_qsgd_range(self, interpreter: Interpreter, op: qt.QSgdRangeOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        r = fqt.qsgd_range(
+            a[op.weight], a[op.weight_scale], a[op.weight_zero_point], a[op.grad], a[op.stats],
+            op.lr.value.data, a.opt(op.select), a.opt(op.select_count),
+        )
+        return _result(op, r)
+
+    @impl(qt.QSgdUpdateOp)
+    def run_qsgd_update(self, interpreter: Interpreter, op: qt.QSgdUpdateOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        state = _state(interpreter)
+        a = _Args(op, args)
+        name = _state_name(state, op, op.param)
+        wt = op.param_type()
+        assert wt is not None and isinstance(wt.element_type, qt.QuantType)
+        q = wt.element_type
+        w = fqt.qsgd_update(
+            state[name], a[op.weight_scale], a[op.weight_zero_point], a[op.grad], a[op.stats],
+            a[op.new_scale], a[op.new_zero_point], op.lr.value.data, q.qmin, q.qmax,
+            op.rounding.data, op.seed.value.data, a.opt(op.step) if op.step is not None else 0,
+            a.opt(op.select), a.opt(op.select_count),
+        )
+        _put(state, op, op.param, w)
+        return ()
+
+    @impl(qt.TopkCountOp)
+    def run_topk_count(self, interpreter: Interpreter, op: qt.TopkCountOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        k = fqt.topk_count(args[0], args[1], op.lambda_min.value.data, op.lambda_max.value.data,
+                           op.structures.value.data)
+        return _result(op, k)
+
+    @impl(qt.TopkStructuresOp)
+    def run_topk_structures(
+        self, interpreter: Interpreter, op: qt.TopkStructuresOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, fqt.topk_structures(args[0], args[1], args[2]))
+
+
 def _channels(attr: Any) -> list[int] | None:
     return None if attr is None else [int(c) for c in attr.get_values()]
 
@@ -771,7 +940,7 @@ def _begin_update(
 
 def _supported_op_types() -> set[type[Operation]]:
     types: set[type[Operation]] = set()
-    for functions in (QTrainFunctions, FuncFunctions):
+    for functions in (QTrainFunctions, FqtFunctions, FuncFunctions):
         types.update(t for t, _ in functions._impls())  # pyright: ignore[reportPrivateUsage]
     return types
 
@@ -821,6 +990,7 @@ def make_interpreter(module: ModuleOp, state: dict[str, np.ndarray]) -> Interpre
     interpreter = Interpreter(module)
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(QTrainFunctions())
+    interpreter.register_implementations(FqtFunctions())
     interpreter.set_data(QTrainFunctions, STATE_KEY, state)
     return interpreter
 

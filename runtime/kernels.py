@@ -42,6 +42,7 @@ SANITIZE_FLAGS: tuple[str, ...] = (
 
 _SCALARS: dict[str, Any] = {
     "int32_t": ctypes.c_int32,
+    "uint32_t": ctypes.c_uint32,
     "size_t": ctypes.c_size_t,
     "float": ctypes.c_float,
     "double": ctypes.c_double,

@@ -3,8 +3,8 @@ by convert-qtrain-to-c, built for the host and called through odtc_infer, agains
 reference interpreter. The C kernels are specified bit-exact with runtime/reference.py, so
 the outputs must be BIT-IDENTICAL.
 
-Quantized parameters are not read back through odtc_param_read: the device API copies
-floats, so an int8/int32 parameter would be read wrongly.
+Quantized parameters read back through odtc_param_read as a dequantized float view
+(scale·(q − zero_point), compiler/emit_c.py); tests/pytest/test_fqt_kernels.py checks it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
  * odtc_kernels.h -- the odtc runtime kernel library (forward, backward and optimizer
  * kernels; fp32 and 8-bit quantized) that generated training code calls.
  *
- * Numeric contract: odtc/runtime/reference.py (its module docstring) defines every op.
+ * Numeric contract: odtc/runtime/reference.py (its module docstring) defines every op;
+ * the fully-quantized-training kernels (fqt.c) follow odtc/runtime/fqt.py, bit for bit.
  *   - Integer and quantized kernels, element-wise fp32 kernels (relu, relu6, add,
  *     maxpool forward, the gradient selections) and the optimizer updates are
  *     BIT-EXACT with the reference (build with -ffp-contract=off).
@@ -72,6 +73,7 @@ extern "C" {
 #define ODTC_U8 1  /* uint8_t, [0, 255] */
 #define ODTC_S16 2 /* int16_t, [-32768, 32767] */
 #define ODTC_S32 3 /* int32_t, [INT32_MIN, INT32_MAX] */
+#define ODTC_F32 4 /* float: only where a kernel says so (the FQT gradient operands) */
 
 /* Scratch sizes in bytes of the quantized layers (4-byte aligned buffers).
  * conv: the per-output-channel multipliers and shifts (2 x o int32) followed by a
@@ -409,6 +411,185 @@ void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* =====================================================================================
+ * Fully quantized training (fqt.c) -- BIT-EXACT with odtc/runtime/fqt.py
+ *
+ * The ops of dialects/qtrain_fqt.py. Every float operation is one f32 operation in the
+ * order fqt.py states (build with -ffp-contract=off); float reductions are sequential sums
+ * in index order; rounding is rintf (ties to even) or floorf. Scalars (scales, zero-points,
+ * counts, the step) are passed by pointer like the other quantization parameters; a range
+ * is float[2] = {min, max}, EMPTY when min > max (the initial [1, -1]).
+ * Accumulators are int32 with zero-point 0 (real = scale * acc).
+ * Selections (dynamic partial updates): `select` is int32[rows] whose first *select_count
+ * entries are increasing row indices in [0, rows) (qtrain.topk_structures); select == NULL
+ * or select_count == NULL means all rows. A gradient computed under a selection is
+ * COMPACT: row r < k holds structure select[r], rows >= k are 0, and the stats/update
+ * kernels read it that way (stats row r belongs to structure select[r]).
+ * Gradients of the update kernels are int32 accumulators (g_type ODTC_S32) or float
+ * (ODTC_F32, the mixed variant); row r of a weight / gradient is its dimension-0 slice of
+ * row_len elements.
+ * ===================================================================================== */
+
+/* Normalisation modes of odtc_grad_stats and roundings of odtc_qsgd_update. */
+#define ODTC_NORM_STANDARDIZE 0
+#define ODTC_NORM_QAS 1
+#define ODTC_NORM_NONE 2
+#define ODTC_ROUND_NEAREST 0
+#define ODTC_ROUND_STOCHASTIC 1
+
+/* Scratch sizes in bytes (4-byte aligned buffers).
+ * qconv2d_acc / qdense_acc: the int32 bias of each output channel (o int32), then one
+ * int16 im2col patch of I*KH*KW (I = c / groups) or one int16 input row of k, rounded up
+ * to whole words. topk_structures: one int64 magnitude per structure (8 o). */
+#define ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, groups, kh, kw, o)                                            \
+    ((size_t)4u * (size_t)(o) + (size_t)4u * (((size_t)((c) / (groups)) * (size_t)(kh) * (size_t)(kw) + 1u) / 2u))
+#define ODTC_QDENSE_ACC_SCRATCH_BYTES(k, o) ((size_t)4u * (size_t)(o) + (size_t)4u * (((size_t)(k) + 1u) / 2u))
+#define ODTC_TOPK_STRUCTURES_SCRATCH_BYTES(o) ((size_t)8u * (size_t)(o))
+/* The same values as functions (for tools and tests). */
+size_t odtc_qconv2d_acc_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int32_t kw, int32_t o);
+size_t odtc_qdense_acc_scratch_bytes(int32_t k, int32_t o);
+size_t odtc_topk_structures_scratch_bytes(int32_t o);
+
+/* --- scalars and ranges --- */
+
+/* f32(*a * *b): the scale of an accumulator of two quantized operands. */
+float odtc_scale_mul(const float *a, const float *b);
+/* range = [min, max] of x, numpy semantics: a NaN anywhere gives [NaN, NaN]; ties (e.g.
+ * -0.0 / +0.0) keep the first extreme; numel == 0 gives the empty range [1, -1]. */
+void odtc_minmax_f32(const float *x, float *range, size_t numel);
+/* range = [s * f32(min acc), s * f32(max acc)], s = *scale (numel == 0: [1, -1]). */
+void odtc_minmax_acc(const int32_t *acc, const float *scale, float *range, size_t numel);
+/* Moving average: range = old + alpha * (observed - old) per element; an empty old range
+ * takes the observation. range may alias old. */
+void odtc_ema_range(const float *old, const float *observed, float *range, float alpha);
+/* max(*old, fabsf(*value)) as Python's max: *old unless |value| > *old. */
+float odtc_running_max(const float *old, const float *value);
+/* Quantization parameters of a range (fqt.qparams) for the storage range [qmin, qmax]:
+ * an empty range counts as [0, 0]; lo = min(r0, 0), hi = max(r1, 0);
+ * symmetric: s = max(-lo, hi) / f32(qmax), z = 0;
+ * asymmetric: s = (hi - lo) / f32(qmax - qmin), z = clamp(qmin - rintf(lo / s), qmin, qmax);
+ * s that is not a normal positive finite float becomes 1. (A NaN or -inf lower bound,
+ * which fqt.py rejects, gives z = qmin or qmax.) */
+float odtc_range_scale(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric);
+int32_t odtc_range_zero_point(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric);
+
+/* --- forward layers accumulating in int32 (per-tensor zero-points) --- */
+
+/* acc[n,o,oh,ow] = bq[o] + sum over i, kh, kw of (x - zx) * (w - zw) (padding contributes
+ * 0); bq[o] = clamp(rintf(bias[o] / *acc_scale)) to int32 (NaN -> 0), or 0 when bias is
+ * NULL (acc_scale is then not read). _s8: int8 x, _u8: uint8 x; w int8 [o, c/groups, kh,
+ * kw]. Conv geometry as above. scratch: ODTC_QCONV2D_ACC_SCRATCH_BYTES. */
+void odtc_qconv2d_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                         int32_t *acc, void *scratch,
+                         int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                         int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                         int32_t pad_bottom, int32_t pad_right, int32_t groups);
+void odtc_qconv2d_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                         int32_t *acc, void *scratch,
+                         int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                         int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                         int32_t pad_bottom, int32_t pad_right, int32_t groups);
+/* acc[n,o] = bq[o] + sum over k of (x[n,k] - zx) * (w[o,k] - zw); x [n, k], w [o, k].
+ * scratch: ODTC_QDENSE_ACC_SCRATCH_BYTES. */
+void odtc_qdense_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
+void odtc_qdense_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
+/* y = max(acc, 0). In place allowed. */
+void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel);
+/* y = clamp(z + MBQM(acc, M), storage range), M = f32(*acc_scale / *y_scale): odtc_requantize
+ * from ODTC_S32 with input zero-point 0. */
+void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
+                         const float *acc_scale, const float *y_scale, const int32_t *y_zero_point);
+
+/* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
+ * odtc_conv2d_s8_grad_input with w_per_channel = 0) */
+
+/* dx = e where the saved forward output y > zy (real value > 0), else ze; e, dx in
+ * e_storage, y in y_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                     const void *y, int32_t y_storage, const int32_t *y_zero_point,
+                     void *dx, size_t numel);
+/* int32 weight gradients with an optional selection: the rows r < k of acc are those of
+ * odtc_{dense,conv2d}_{s8,u8}_grad_weight with channels = select, n_channels = k
+ * (all o rows without a selection), rows >= k are set to 0. acc has o rows. */
+void odtc_qdense_grad_weight_s8(const int8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *select, const int32_t *select_count,
+                                int32_t n, int32_t k, int32_t o);
+void odtc_qdense_grad_weight_u8(const uint8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *select, const int32_t *select_count,
+                                int32_t n, int32_t k, int32_t o);
+void odtc_qconv2d_grad_weight_s8(const int8_t *x, const int32_t *x_zero_point,
+                                 const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                 const int32_t *select, const int32_t *select_count,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+void odtc_qconv2d_grad_weight_u8(const uint8_t *x, const int32_t *x_zero_point,
+                                 const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                 const int32_t *select, const int32_t *select_count,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
+
+/* --- update of quantized weights --- */
+
+/* Per-row normalisation stats[r] = (a, b) of a gradient g [rows, row_len] (g_type
+ * ODTC_S32 / ODTC_F32); the update direction of row r is (f32(g[r]) - a) * b.
+ * ODTC_NORM_STANDARDIZE: a = mean = S(g) / f32(row_len), b = 1 / sqrtf(var) with
+ *   var = S((g - mean)^2) / f32(row_len) (sequential f32 sums), b = 0 when !(var > 0);
+ * ODTC_NORM_QAS: a = 0, b = ((gs * sw) / (sw * sw)) * sw (Tiny Training Engine's QAS in
+ *   real units), gs = *g_scale, sw = *w_scale;
+ * ODTC_NORM_NONE: a = 0, b = gs.
+ * g_scale NULL (an f32 gradient) counts as gs = 1. Rows r >= k of a selection get (0, 0).
+ * g_scale / w_scale are read only by the modes that need them. */
+void odtc_grad_stats(const void *g, int32_t g_type, const float *g_scale, const float *w_scale,
+                     float *stats, const int32_t *select, const int32_t *select_count,
+                     int32_t rows, size_t row_len, int32_t mode);
+/* The updated real weight of element i in row `row`, with gradient row r (row = select[r],
+ * or r without a selection): v = *w_scale * f32(w[i] - zw), then, when row has a gradient
+ * row and its b != 0, v = v - lr * ((f32(g[r][j]) - a[r]) * b[r]).
+ * odtc_qsgd_range: range = [min, max] of v over the weight (odtc_minmax_f32 semantics).
+ * odtc_qsgd_update: w[i] = clamp(R(v / *new_scale) + *new_zero_point, storage range) in
+ * place, R = rintf (ODTC_ROUND_NEAREST) or floorf(d + odtc_uniform01(seed, *step, i))
+ * (ODTC_ROUND_STOCHASTIC; i the row-major element index; step NULL counts as 0); R NaN
+ * counts as 0. w_storage ODTC_S8 / ODTC_U8. */
+void odtc_qsgd_range(const void *w, int32_t w_storage, const float *w_scale, const int32_t *w_zero_point,
+                     const void *g, int32_t g_type, const float *stats, float *range,
+                     const int32_t *select, const int32_t *select_count,
+                     int32_t rows, size_t row_len, float lr);
+void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const int32_t *w_zero_point,
+                      const void *g, int32_t g_type, const float *stats,
+                      const float *new_scale, const int32_t *new_zero_point,
+                      const int32_t *select, const int32_t *select_count, const int32_t *step,
+                      int32_t rows, size_t row_len, float lr, int32_t rounding, int32_t seed);
+/* lowbias32: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16. */
+uint32_t odtc_hash32(uint32_t x);
+/* The stochastic-rounding stream: u_i = f32(hash32(base + i) >> 8) * 2^-24 in [0, 1),
+ * base = hash32(seed * 0x9E3779B9 + step) (uint32 wrap-around arithmetic). */
+float odtc_uniform01(int32_t seed, int32_t step, uint32_t i);
+
+/* --- dynamic partial updates --- */
+
+/* k = max(min(floorf(min(lmin + r * (lmax - lmin), 1) * f32(structures)), structures), 1),
+ * r = fabsf(*loss) / *loss_max, or 1 when !(*loss_max > 0); a NaN fraction gives
+ * structures. All f32. */
+int32_t odtc_topk_count(const float *loss, const float *loss_max, float lambda_min, float lambda_max,
+                        int32_t structures);
+/* The kk = clamp(*count, 1, o) structures (axis 1 of the error e [n, o, spatial],
+ * e_storage ODTC_S8 / ODTC_U8) with the largest sum of |e - ze| (exact int64), ties to the
+ * lower index: idx[0..kk) in increasing order, idx[kk..o) = -1. O(o^2) comparisons at most.
+ * scratch: ODTC_TOPK_STRUCTURES_SCRATCH_BYTES. */
+void odtc_topk_structures(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                          const int32_t *count, int32_t *idx, void *scratch,
+                          int32_t n, int32_t o, size_t spatial);
 
 /* =====================================================================================
  * Int8 dot-product building blocks (dot_s8.c), shared by the quantized layers

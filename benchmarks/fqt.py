@@ -1,0 +1,202 @@
+"""Fully quantized training experiments (issue: FQT and dynamic partial updates).
+
+    python benchmarks/fqt.py full      [--epochs 3] [--limit N]   # fp32 vs u8 vs mixed, MNIST + Fashion-MNIST
+    python benchmarks/fqt.py transfer  [--epochs 2]               # fp32 pretrain on MNIST, fine-tune last 2 layers on Fashion-MNIST
+    python benchmarks/fqt.py partial   [--epochs 1] [--steps 20]  # λmin = 1.0 / 0.5 / 0.1: backward MACs, M4 instructions, accuracy
+
+Every run trains with the generated C (host build through ctypes; per-sample SGD, samples
+reshuffled each epoch, seed 0) on the full datasets in ../shared/datasets, and prints a
+markdown table (results also written as JSON to build/bench-fqt-<experiment>.json). The
+instruction figures are QEMU -icount instruction counts on an emulated Cortex-M4, not cycles.
+
+The CNN (the paper does not publish its exact net; "4 trainable layers"):
+conv 1→16 3x3 s2 + ReLU, conv 16→32 3x3 s2 + ReLU, dense 1568→64 + ReLU, dense 64→10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from odtc.compiler import api, builder
+from odtc.compiler.config import config_from_dict
+from odtc.compiler.data import Dataset, load_dataset
+from odtc.runtime import fqt
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+LR = 0.02
+PAPER = {  # Deutel et al. TCAD 2024, Fashion-MNIST, small CNN trained from scratch (u8 / mixed / fp32)
+    "fashion-mnist": {"fp32": 84.0, "mixed": 79.9, "u8": 76.1},
+}
+VARIANTS = {
+    "fp32": {},
+    "u8": {"quantize": {"scheme": "u8-asym"}},
+    "mixed": {"quantize": {"scheme": "u8-asym", "errors": "f32"}},
+}
+
+
+def cnn(init: dict[str, np.ndarray] | None = None):
+    m = builder.Sequential(
+        (1, 1, 28, 28),
+        [
+            builder.Conv2d(16, 3, stride=2, padding=1, name="conv1"), builder.ReLU(),
+            builder.Conv2d(32, 3, stride=2, padding=1, name="conv2"), builder.ReLU(),
+            builder.Flatten(),
+            builder.Dense(64, name="fc1"), builder.ReLU(),
+            builder.Dense(10, name="fc2"),
+        ],
+        seed=0,
+    ).build()
+    if init:
+        set_params(m, init)
+    return m
+
+
+def set_params(module, values: dict[str, np.ndarray]) -> None:
+    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, TensorType, f32
+
+    from odtc.dialects import qtrain
+
+    for op in list(module.ops):
+        if isinstance(op, qtrain.ParamOp) and op.sym_name.data in values:
+            v = np.asarray(values[op.sym_name.data], np.float32).reshape(op.type.get_shape())
+            op.properties["init"] = DenseIntOrFPElementsAttr.from_list(TensorType(f32, list(v.shape)), v.ravel().tolist())
+
+
+def dataset(name: str, limit: int | None) -> Dataset:
+    path = DATASETS / name
+    if not path.is_dir():
+        sys.exit(f"{path} not found: the experiments read ../shared/datasets")
+    ds = load_dataset(str(path))
+    if limit:
+        ds = Dataset(ds.name, ds.x_train[:limit], ds.y_train[:limit], ds.x_test, ds.y_test)
+    return ds
+
+
+def run(module, cfg: dict, ds: Dataset, epochs: int, build: Path, target: str = "host") -> tuple[api.TrainReport, dict]:
+    res = api.compile_model(module, config_from_dict(cfg), build, target)
+    t = time.perf_counter()
+    rep = api.train(build, ds, epochs=epochs, seed=0)
+    print(f"  {build.name}: {[round(100 * a, 2) for a in rep.epoch_accuracies]} % "
+          f"({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+    return rep, res.memory
+
+
+def full(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    rows = []
+    for dname in ("mnist", "fashion-mnist"):
+        ds = dataset(dname, args.limit)
+        for var, extra in VARIANTS.items():
+            cfg = {"train": {"learning_rate": LR}, **extra}
+            rep, mem = run(cnn(), cfg, ds, args.epochs, tmp / f"{dname}-{var}")
+            rows.append({
+                "dataset": dname, "variant": var,
+                "accuracy_per_epoch": [round(100 * a, 2) for a in rep.epoch_accuracies],
+                "ram_bytes": mem["ram_bytes"], "arena_bytes": mem["arena_bytes"],
+                "trainable_weights_bytes": mem["trainable_weights_bytes"],
+                "quantization_state_bytes": mem["quantization_state_bytes"],
+                "paper": PAPER.get(dname, {}).get(var),
+            })
+    print("| dataset | variant | test accuracy per epoch (%) | RAM (B) | arena (B) | weights (B) | quant. state (B) | paper (%) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['dataset']} | {r['variant']} | {' / '.join(f'{a:.2f}' for a in r['accuracy_per_epoch'])} | "
+              f"{r['ram_bytes']:,} | {r['arena_bytes']:,} | {r['trainable_weights_bytes']:,} | "
+              f"{r['quantization_state_bytes']:,} | {r['paper'] if r['paper'] is not None else '–'} |")
+    return rows
+
+
+def transfer(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    mnist = dataset("mnist", args.limit)
+    fashion = dataset("fashion-mnist", args.limit)
+    pre, _ = run(cnn(), {"train": {"learning_rate": LR}}, mnist, args.epochs, tmp / "pretrain-fp32")
+    rows = [{"stage": "pretrain fp32 on MNIST (host)", "variant": "fp32",
+             "accuracy": round(100 * pre.test_accuracy, 2), "ram_bytes": None}]
+    for var, extra in VARIANTS.items():
+        cfg = {"train": {"learning_rate": LR, "mode": "last-k", "last_k": 2}, **extra}
+        rep, mem = run(cnn(pre.params), cfg, fashion, args.epochs, tmp / f"finetune-{var}")
+        rows.append({"stage": "fine-tune fc1+fc2 on Fashion-MNIST", "variant": var,
+                     "accuracy": round(100 * rep.test_accuracy, 2), "ram_bytes": mem["ram_bytes"],
+                     "arena_bytes": mem["arena_bytes"], "trainable_weights_bytes": mem["trainable_weights_bytes"]})
+    print("| stage | variant | test accuracy (%) | RAM (B) |")
+    print("|---|---|---:|---:|")
+    for r in rows:
+        print(f"| {r['stage']} | {r['variant']} | {r['accuracy']:.2f} | {r['ram_bytes'] if r['ram_bytes'] is None else format(r['ram_bytes'], ',')} |")
+    return rows
+
+
+def _mean_fraction(losses: list[float], lmin: float, lmax: float, n: int) -> float:
+    """Mean k/N over a run, recomputed from its per-sample losses with the op's own formula."""
+    emax = np.float32(0.0)
+    total = 0.0
+    for loss in losses:
+        emax = fqt.running_max(emax, loss)
+        total += int(fqt.topk_count(loss, emax, lmin, lmax, n)) / n
+    return total / max(len(losses), 1)
+
+
+def partial(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    from odtc.dialects import qtrain
+    from xdsl.dialects import func
+
+    ds = dataset("mnist", args.limit)
+    small = load_dataset("mnist")  # the embedded subset for the emulator runs
+    rows = []
+    for lmin in (1.0, 0.5, 0.1):
+        cfg = {"train": {"learning_rate": LR}, "quantize": {"scheme": "u8-asym"},
+               "partial_update": {"lambda_min": lmin, "lambda_max": 1.0}}
+        rep, mem = run(cnn(), cfg, ds, args.epochs, tmp / f"partial-{lmin}")
+        # backward MACs: grad-input work is unchanged; each grad-weight does k of N rows
+        planned = api.parse_module((tmp / f"partial-{lmin}" / "train_step.mlir").read_text())
+        fn = next(o for o in planned.ops if isinstance(o, func.FuncOp) and o.sym_name.data == "train_step")
+        bwd = 0.0
+        for op in fn.body.block.ops:
+            m = api.op_macs(op)
+            if isinstance(op, qtrain.QDenseGradWeightOp | qtrain.QConv2dGradWeightOp):
+                n = qtrain.tensor_shape(op.weight_grad)[0]
+                m *= _mean_fraction(rep.losses, lmin, 1.0, n) if lmin < 1.0 else 1.0
+                bwd += m
+            elif isinstance(op, api.QUANT_BACKWARD):
+                bwd += m
+        m4 = tmp / f"partial-m4-{lmin}"
+        api.compile_model(cnn(), config_from_dict(cfg), m4, "cortex-m4")
+        em = api.train(m4, small, limit=args.steps, emulate=True, seed=0)
+        rows.append({"lambda_min": lmin, "accuracy": round(100 * rep.test_accuracy, 2),
+                     "backward_macs_per_sample": round(bwd), "m4_instructions_per_sample": em.instructions_per_step,
+                     "emulated_steps": args.steps})
+    base = rows[0]
+    print("| λmin (λmax = 1) | test accuracy (%) | backward MACs / sample | speed-up | Cortex-M4 instructions / sample | speed-up |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['lambda_min']} | {r['accuracy']:.2f} | {r['backward_macs_per_sample']:,} | "
+              f"{base['backward_macs_per_sample'] / r['backward_macs_per_sample']:.2f}× | "
+              f"{r['m4_instructions_per_sample']:,} | {base['m4_instructions_per_sample'] / r['m4_instructions_per_sample']:.2f}× |")
+    return rows
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", choices=("full", "transfer", "partial"))
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
+    p.add_argument("--steps", type=int, default=20, help="emulated Cortex-M4 steps (partial)")
+    args = p.parse_args()
+    if args.epochs is None:
+        args.epochs = {"full": 3, "transfer": 2, "partial": 1}[args.experiment]
+    with tempfile.TemporaryDirectory() as t:
+        rows = {"full": full, "transfer": transfer, "partial": partial}[args.experiment](args, Path(t))
+    out = ROOT / "build" / f"bench-fqt-{args.experiment}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,904 @@
+"""`qtrain` ops for fully quantized training (FQT) and dynamic partial updates.
+
+Emitted by `qtrain-quantize` and `qtrain-partial-update`; semantics (bit-exact, shared by
+the interpreter and the C kernels) in `odtc.runtime.fqt`. Everything that adapts at run
+time is an op here, never hidden inside a kernel:
+
+* range tracking: `qtrain.minmax` observes a tensor's real [min, max], `qtrain.ema`
+  folds it into a range state (moving average with the paper's α), and
+  `qtrain.range_scale` / `qtrain.range_zero_point` derive the quantization parameters;
+* layers accumulate in int32 (`qtrain.qconv2d_acc`, `qtrain.qdense_acc`, and the backward
+  `qtrain.q*_grad_input` / `qtrain.q*_grad_weight`); an accumulator is a
+  `!qtrain.q<si32, sym>` tensor whose scale is the product of its operands' scales
+  (`qtrain.scale_mul`) and whose zero-point is 0, so accumulator ops take only a scale;
+  `qtrain.requantize_acc` brings it back to 8 bits with the freshly derived parameters;
+* weights are updated without float master copies: `qtrain.grad_stats` normalises the
+  weight gradient per row (standardisation, QAS or none), `qtrain.qsgd_range` computes the
+  range of the updated weights, and `qtrain.qsgd_update` writes the requantized weights
+  (nearest or stochastic rounding);
+* partial updates: `qtrain.topk_count` computes k from the loss, `qtrain.topk_structures`
+  picks the k rows with the largest error, and the grad-weight / stats / update ops take
+  the selection (`select %idx, %k`).
+
+Ops with several optional operands (qconv2d_acc, qdense_acc, q*_grad_weight, grad_stats,
+qsgd_range, qsgd_update) print in the generic form — xDSL's declarative format cannot
+infer their operand types — so the custom forms in their docstrings are notation only.
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    Signedness,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+    f32,
+    i32,
+    i64,
+)
+from xdsl.ir import Operation, SSAValue
+from xdsl.irdl import (
+    AttrSizedOperandSegments,
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+)
+
+from odtc.dialects.qtrain import (  # noqa: F401  (names used below)
+    ParamOp,
+    QuantType,
+    _check_groups,  # pyright: ignore[reportPrivateUsage]
+    _err,  # pyright: ignore[reportPrivateUsage]
+    _fmt,  # pyright: ignore[reportPrivateUsage]
+    _i64_array,  # pyright: ignore[reportPrivateUsage]
+    _ints,  # pyright: ignore[reportPrivateUsage]
+    _lookup,  # pyright: ignore[reportPrivateUsage]
+    _module_of,  # pyright: ignore[reportPrivateUsage]
+    _require_f32,  # pyright: ignore[reportPrivateUsage]
+    _require_quant,  # pyright: ignore[reportPrivateUsage]
+    _require_rank,  # pyright: ignore[reportPrivateUsage]
+    _require_shape,  # pyright: ignore[reportPrivateUsage]
+    _require_tensor,  # pyright: ignore[reportPrivateUsage]
+    _tensor,  # pyright: ignore[reportPrivateUsage]
+    conv_output_hw,
+    element_type,
+    tensor_shape,
+)
+
+ROUNDINGS = ("nearest", "stochastic")
+NORMALIZATIONS = ("standardize", "qas", "none")
+
+
+def acc_type() -> QuantType:
+    from xdsl.dialects.builtin import IntegerType
+
+    return QuantType(IntegerType(32, Signedness.SIGNED), True)
+
+
+def is_acc(elt: object) -> bool:
+    return (
+        isinstance(elt, QuantType)
+        and elt.storage.width.data == 32
+        and elt.is_signed
+        and elt.is_symmetric
+        and elt.per_channel_axis is None
+    )
+
+
+def _scalar(op: Operation, what: str, v: SSAValue, elt: object = f32) -> None:
+    t = _require_tensor(op, what, v)
+    if t.get_shape() or t.element_type != elt:
+        raise _err(op, f"{what} must be tensor<{elt}>, got {v.type}")
+
+
+def _zp(op: Operation, what: str, v: SSAValue) -> None:
+    _scalar(op, f"{what} zero-point", v, i32)
+
+
+def _range(op: Operation, what: str, v: SSAValue) -> None:
+    t = _require_tensor(op, what, v)
+    if tuple(t.get_shape()) != (2,) or t.element_type != f32:
+        raise _err(op, f"{what} must be a range tensor<2xf32>, got {v.type}")
+
+
+def _q8(op: Operation, what: str, v: SSAValue, per_tensor: bool = True) -> QuantType:
+    q = _require_quant(op, what, v)
+    if q.storage.width.data != 8:
+        raise _err(op, f"{what} must have 8-bit storage, got {q}")
+    if per_tensor and q.per_channel_axis is not None:
+        raise _err(op, f"{what} must be quantized per tensor, got {q}")
+    return q
+
+
+def _require_acc(op: Operation, what: str, v: SSAValue) -> None:
+    t = _require_tensor(op, what, v)
+    if not is_acc(t.element_type):
+        raise _err(op, f"{what} must be an accumulator tensor of !qtrain.q<si32, sym>, got {t.element_type}")
+
+
+def _verify_select(op: Operation, idx: SSAValue | None, k: SSAValue | None, rows: int) -> None:
+    if (idx is None) != (k is None):
+        raise _err(op, "select needs both the index list and the count")
+    if idx is None or k is None:
+        return
+    t = _require_tensor(op, "selection", idx)
+    if t.element_type != i32 or tuple(t.get_shape()) != (rows,):
+        raise _err(op, f"selection must be tensor<{rows}xi32>, got {idx.type}")
+    _scalar(op, "selection count", k, i32)
+
+
+def _f64(v: float) -> FloatAttr:
+    return FloatAttr(v, Float64Type())
+
+
+# ---------------------------------------------------------------------------------------
+# Scalars and ranges
+# ---------------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ScaleMulOp(IRDLOperation):
+    """Scale of an accumulator: f32(a · b). `%s = qtrain.scale_mul %sx, %sw : tensor<f32>`"""
+
+    name = "qtrain.scale_mul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, a: SSAValue, b: SSAValue) -> None:
+        super().__init__(operands=[a, b], result_types=[_tensor(())])
+
+    def verify_(self) -> None:
+        for what, v in (("lhs", self.lhs), ("rhs", self.rhs), ("result", self.output)):
+            _scalar(self, what, v)
+
+
+@irdl_op_definition
+class MinMaxOp(IRDLOperation):
+    """Observed real range [min, max] of an f32 tensor, or of an accumulator with its scale.
+
+    `%r = qtrain.minmax %acc scale %s : (tensor<1x8xq<si32,sym>>, tensor<f32>) -> tensor<2xf32>`
+    """
+
+    name = "qtrain.minmax"
+    input = operand_def(TensorType)
+    scale = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input (`scale` $scale^)? attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, x: SSAValue, scale: SSAValue | None = None) -> None:
+        super().__init__(operands=[x, scale], result_types=[_tensor((2,))])
+
+    def verify_(self) -> None:
+        if self.scale is None:
+            _require_f32(self, "input", self.input)
+        else:
+            _require_acc(self, "input", self.input)
+            _scalar(self, "scale", self.scale)
+        _range(self, "result", self.output)
+
+
+@irdl_op_definition
+class EmaOp(IRDLOperation):
+    """Moving-average range update: old + α·(observed − old); an empty old range (min > max)
+    takes the observation. `%r2 = qtrain.ema %r, %obs alpha 1.0e-01 : tensor<2xf32>`"""
+
+    name = "qtrain.ema"
+    old = operand_def(TensorType)
+    observed = operand_def(TensorType)
+    alpha = prop_def(FloatAttr[Float64Type])
+    output = result_def(TensorType)
+    assembly_format = "$old `,` $observed `alpha` $alpha attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, old: SSAValue, obs: SSAValue, alpha: float) -> None:
+        super().__init__(operands=[old, obs], result_types=[_tensor((2,))], properties={"alpha": _f64(alpha)})
+
+    def verify_(self) -> None:
+        _range(self, "old range", self.old)
+        _range(self, "observed range", self.observed)
+        _range(self, "result", self.output)
+        a = self.alpha.value.data
+        if not 0.0 < a <= 1.0:
+            raise _err(self, f"alpha must be in (0, 1], got {a}")
+
+
+@irdl_op_definition
+class RunningMaxOp(IRDLOperation):
+    """max(old, |value|): the largest loss seen so far. `%m2 = qtrain.running_max %m, %loss : tensor<f32>`"""
+
+    name = "qtrain.running_max"
+    old = operand_def(TensorType)
+    value = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$old `,` $value attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, old: SSAValue, value: SSAValue) -> None:
+        super().__init__(operands=[old, value], result_types=[_tensor(())])
+
+    def verify_(self) -> None:
+        for what, v in (("old", self.old), ("value", self.value), ("result", self.output)):
+            _scalar(self, what, v)
+
+
+class _RangeParam(IRDLOperation):
+    range = operand_def(TensorType)
+    qtype = prop_def(QuantType)
+    output = result_def(TensorType)
+    assembly_format = "$range `for` $qtype attr-dict `:` functional-type(operands, results)"
+
+    def verify_(self) -> None:
+        _range(self, "range", self.range)
+        if self.qtype.storage.width.data != 8 or self.qtype.per_channel_axis is not None:
+            raise _err(self, f"quantized type must be 8-bit per tensor, got {self.qtype}")
+
+
+@irdl_op_definition
+class RangeScaleOp(_RangeParam):
+    """Scale for a quantized type from a range (runtime/fqt.py `qparams`).
+
+    `%s = qtrain.range_scale %r for <ui8, asym> : (tensor<2xf32>) -> tensor<f32>`
+    """
+
+    name = "qtrain.range_scale"
+
+    def __init__(self, r: SSAValue, qtype: QuantType) -> None:
+        super().__init__(operands=[r], result_types=[_tensor(())], properties={"qtype": qtype})
+
+    def verify_(self) -> None:
+        super().verify_()
+        _scalar(self, "result", self.output)
+
+
+@irdl_op_definition
+class RangeZeroPointOp(_RangeParam):
+    """Zero-point for a quantized type from a range (0 for symmetric types).
+
+    `%z = qtrain.range_zero_point %r for <ui8, asym> : (tensor<2xf32>) -> tensor<i32>`
+    """
+
+    name = "qtrain.range_zero_point"
+
+    def __init__(self, r: SSAValue, qtype: QuantType) -> None:
+        super().__init__(operands=[r], result_types=[_tensor((), i32)], properties={"qtype": qtype})
+
+    def verify_(self) -> None:
+        super().verify_()
+        _scalar(self, "result", self.output, i32)
+
+
+# ---------------------------------------------------------------------------------------
+# Forward layers accumulating in int32
+# ---------------------------------------------------------------------------------------
+
+
+def _verify_acc_layer(op: Operation, x: SSAValue, zx: SSAValue, w: SSAValue, zw: SSAValue,
+                      b: SSAValue | None, s: SSAValue | None, y: SSAValue) -> None:
+    _q8(op, "input", x)
+    _q8(op, "weight", w)
+    _zp(op, "input", zx)
+    _zp(op, "weight", zw)
+    _require_acc(op, "result", y)
+    if (b is None) != (s is None):
+        raise _err(op, "a bias needs the accumulator scale")
+    if b is not None and s is not None:
+        _require_f32(op, "bias", b)
+        _scalar(op, "accumulator scale", s)
+        _require_shape(op, "bias", b, (tensor_shape(w)[0],))
+
+
+@irdl_op_definition
+class QConv2dAccOp(IRDLOperation):
+    """acc = rint(b / s) + Σ (x − zx)(w − zw), int32 (padding contributes 0).
+
+    `%acc = qtrain.qconv2d_acc %x[%zx], %w[%zw], %b[%s] stride [1, 1] padding [1, 1, 1, 1] groups 1 : (...) -> tensor<1x8x28x28x!qtrain.q<si32, sym>>`
+    """
+
+    name = "qtrain.qconv2d_acc"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    acc_scale = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def __init__(self, x: SSAValue, zx: SSAValue, w: SSAValue, zw: SSAValue, b: SSAValue | None,
+                 s: SSAValue | None, stride: DenseArrayBase, padding: DenseArrayBase, groups: IntegerAttr) -> None:
+        n, _, h, wd = tensor_shape(x)
+        o, _, kh, kw = tensor_shape(w)
+        oh, ow = conv_output_hw((h, wd), (kh, kw), tuple(stride.get_values()), tuple(padding.get_values()))  # type: ignore[arg-type]
+        super().__init__(
+            operands=[x, zx, w, zw, b, s],
+            result_types=[_tensor((n, o, oh, ow), acc_type())],
+            properties={"stride": stride, "padding": padding, "groups": groups},
+        )
+
+    def verify_(self) -> None:
+        _verify_acc_layer(self, self.input, self.input_zero_point, self.weight, self.weight_zero_point,
+                          self.bias, self.acc_scale, self.output)
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "weight", self.weight, (4,))
+        n, c, h, wd = tensor_shape(self.input)
+        o, i, kh, kw = tensor_shape(self.weight)
+        g = self.groups.value.data
+        _check_groups(self, g, c, o)
+        if i * g != c:
+            raise _err(self, f"weight has {i} input channels per group, input has {c} in {g} group(s)")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        oh, ow = conv_output_hw((h, wd), (kh, kw), stride, padding)
+        _require_shape(self, "result", self.output, (n, o, oh, ow))
+
+
+@irdl_op_definition
+class QDenseAccOp(IRDLOperation):
+    """acc[n, o] = rint(b[o] / s) + Σ_k (x[n, k] − zx)(w[o, k] − zw), int32.
+
+    `%acc = qtrain.qdense_acc %x[%zx], %w[%zw], %b[%s] : (...) -> tensor<1x10x!qtrain.q<si32, sym>>`
+    """
+
+    name = "qtrain.qdense_acc"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    acc_scale = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def __init__(self, x: SSAValue, zx: SSAValue, w: SSAValue, zw: SSAValue, b: SSAValue | None,
+                 s: SSAValue | None) -> None:
+        n = tensor_shape(x)[0]
+        o = tensor_shape(w)[0]
+        super().__init__(operands=[x, zx, w, zw, b, s], result_types=[_tensor((n, o), acc_type())])
+
+    def verify_(self) -> None:
+        _verify_acc_layer(self, self.input, self.input_zero_point, self.weight, self.weight_zero_point,
+                          self.bias, self.acc_scale, self.output)
+        _require_rank(self, "input", self.input, (2,))
+        _require_rank(self, "weight", self.weight, (2,))
+        n, k = tensor_shape(self.input)
+        o, k2 = tensor_shape(self.weight)
+        if k != k2:
+            raise _err(self, f"input has {k} features but weight expects {k2} (weight shape {_fmt((o, k2))})")
+        _require_shape(self, "result", self.output, (n, o))
+
+
+@irdl_op_definition
+class AccReluOp(IRDLOperation):
+    """max(acc, 0) on an accumulator (zero-point 0, so exact). `%r = qtrain.acc_relu %acc : tensor<...>`"""
+
+    name = "qtrain.acc_relu"
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, x: SSAValue) -> None:
+        super().__init__(operands=[x], result_types=[x.type])
+
+    def verify_(self) -> None:
+        _require_acc(self, "input", self.input)
+        if self.input.type != self.output.type:
+            raise _err(self, "result type must equal the input type")
+
+
+@irdl_op_definition
+class RequantizeAccOp(IRDLOperation):
+    """y = clamp(z + MBQM(acc, M)), M = f32(s_acc / s) (fixed point, as `qtrain.requantize`).
+
+    `%y = qtrain.requantize_acc %acc[%sacc] -> [%s, %z] : (...) -> tensor<1x8x!qtrain.q<ui8, asym>>`
+    """
+
+    name = "qtrain.requantize_acc"
+    input = operand_def(TensorType)
+    input_scale = operand_def(TensorType)
+    output_scale = operand_def(TensorType)
+    output_zero_point = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = (
+        "$input `[` $input_scale `]` `->` `[` $output_scale `,` $output_zero_point `]` attr-dict "
+        "`:` functional-type(operands, results)"
+    )
+
+    def __init__(self, acc: SSAValue, s_acc: SSAValue, s: SSAValue, z: SSAValue, qtype: QuantType) -> None:
+        super().__init__(operands=[acc, s_acc, s, z], result_types=[_tensor(tensor_shape(acc), qtype)])
+
+    def verify_(self) -> None:
+        _require_acc(self, "input", self.input)
+        _scalar(self, "input scale", self.input_scale)
+        _scalar(self, "result scale", self.output_scale)
+        _zp(self, "result", self.output_zero_point)
+        _q8(self, "result", self.output)
+        if tensor_shape(self.input) != tensor_shape(self.output):
+            raise _err(self, f"input shape {_fmt(tensor_shape(self.input))} and result shape "
+                       f"{_fmt(tensor_shape(self.output))} differ")
+
+
+# ---------------------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class QReluGradOp(IRDLOperation):
+    """e where the saved output y > zy, else ze (real 0). `%d = qtrain.qrelu_grad %e[%ze], %y[%zy] : (...) -> ...`"""
+
+    name = "qtrain.qrelu_grad"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    output = operand_def(TensorType)
+    output_zero_point = operand_def(TensorType)
+    input_grad = result_def(TensorType)
+    assembly_format = (
+        "$output_grad `[` $output_grad_zero_point `]` `,` $output `[` $output_zero_point `]` attr-dict "
+        "`:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, y: SSAValue, zy: SSAValue) -> None:
+        super().__init__(operands=[e, ze, y, zy], result_types=[e.type])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _q8(self, "saved output", self.output)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _zp(self, "saved output", self.output_zero_point)
+        if tensor_shape(self.output_grad) != tensor_shape(self.output):
+            raise _err(self, f"error shape {_fmt(tensor_shape(self.output_grad))} and output shape "
+                       f"{_fmt(tensor_shape(self.output))} differ")
+        if self.input_grad.type != self.output_grad.type:
+            raise _err(self, "result type must equal the output error type")
+
+
+@irdl_op_definition
+class QDenseGradInputOp(IRDLOperation):
+    """acc[n, k] = Σ_o (e[n, o] − ze)(w[o, k] − zw). `%a = qtrain.qdense_grad_input %e[%ze], %w[%zw] : (...) -> ...`"""
+
+    name = "qtrain.qdense_grad_input"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    input_grad = result_def(TensorType)
+    assembly_format = (
+        "$output_grad `[` $output_grad_zero_point `]` `,` $weight `[` $weight_zero_point `]` attr-dict "
+        "`:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, w: SSAValue, zw: SSAValue) -> None:
+        n = tensor_shape(e)[0]
+        k = tensor_shape(w)[1]
+        super().__init__(operands=[e, ze, w, zw], result_types=[_tensor((n, k), acc_type())])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _q8(self, "weight", self.weight)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _zp(self, "weight", self.weight_zero_point)
+        _require_acc(self, "result", self.input_grad)
+        _require_rank(self, "output error", self.output_grad, (2,))
+        _require_rank(self, "weight", self.weight, (2,))
+        n, o = tensor_shape(self.output_grad)
+        o2, k = tensor_shape(self.weight)
+        if o != o2:
+            raise _err(self, f"output error has {o} features but weight has {o2} rows")
+        _require_shape(self, "result", self.input_grad, (n, k))
+
+
+@irdl_op_definition
+class QConv2dGradInputOp(IRDLOperation):
+    """int32 grad-input of a conv: (e − ze) and (w − zw) (result shape = input shape).
+
+    `%a = qtrain.qconv2d_grad_input %e[%ze], %w[%zw] stride [2, 2] padding [1, 1, 1, 1] groups 1 : (...) -> ...`
+    """
+
+    name = "qtrain.qconv2d_grad_input"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    input_grad = result_def(TensorType)
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+    assembly_format = (
+        "$output_grad `[` $output_grad_zero_point `]` `,` $weight `[` $weight_zero_point `]` "
+        "`stride` $stride `padding` $padding `groups` $groups attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, w: SSAValue, zw: SSAValue, input_shape: tuple[int, ...],
+                 stride: DenseArrayBase, padding: DenseArrayBase, groups: IntegerAttr) -> None:
+        super().__init__(
+            operands=[e, ze, w, zw],
+            result_types=[_tensor(input_shape, acc_type())],
+            properties={"stride": stride, "padding": padding, "groups": groups},
+        )
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _q8(self, "weight", self.weight)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _zp(self, "weight", self.weight_zero_point)
+        _require_acc(self, "result", self.input_grad)
+        for what, v in (("output error", self.output_grad), ("weight", self.weight), ("result", self.input_grad)):
+            _require_rank(self, what, v, (4,))
+        n, c, h, wd = tensor_shape(self.input_grad)
+        o, i, kh, kw = tensor_shape(self.weight)
+        g = self.groups.value.data
+        _check_groups(self, g, c, o)
+        if i * g != c:
+            raise _err(self, f"weight has {i} input channels per group, result has {c} in {g} group(s)")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        oh, ow = conv_output_hw((h, wd), (kh, kw), stride, padding)
+        _require_shape(self, "output error", self.output_grad, (n, o, oh, ow))
+
+
+class _QGradWeight(IRDLOperation):
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    select = opt_operand_def(TensorType)
+    select_count = opt_operand_def(TensorType)
+    weight_grad = result_def(TensorType)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    def _verify_common(self) -> None:
+        _q8(self, "input", self.input)
+        _q8(self, "output error", self.output_grad)
+        _zp(self, "input", self.input_zero_point)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _require_acc(self, "result", self.weight_grad)
+        _verify_select(self, self.select, self.select_count, tensor_shape(self.weight_grad)[0])
+
+
+@irdl_op_definition
+class QDenseGradWeightOp(_QGradWeight):
+    """acc[o, k] = Σ_n (e[n, o] − ze)(x[n, k] − zx); with `select` only the selected rows,
+    compact (row r = structure idx[r], rows ≥ k zero).
+
+    `%g = qtrain.qdense_grad_weight %x[%zx], %e[%ze] select %idx, %k : (...) -> tensor<10x32x!qtrain.q<si32, sym>>`
+    """
+
+    name = "qtrain.qdense_grad_weight"
+    # several optional operands: generic syntax
+
+    def __init__(self, x: SSAValue, zx: SSAValue, e: SSAValue, ze: SSAValue,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        o = tensor_shape(e)[1]
+        kk = tensor_shape(x)[1]
+        super().__init__(operands=[x, zx, e, ze, idx, k], result_types=[_tensor((o, kk), acc_type())])
+
+    def verify_(self) -> None:
+        self._verify_common()
+        _require_rank(self, "input", self.input, (2,))
+        _require_rank(self, "output error", self.output_grad, (2,))
+        n, k = tensor_shape(self.input)
+        n2, o = tensor_shape(self.output_grad)
+        if n != n2:
+            raise _err(self, f"input batch {n} and output error batch {n2} differ")
+        _require_shape(self, "result", self.weight_grad, (o, k))
+
+
+@irdl_op_definition
+class QConv2dGradWeightOp(_QGradWeight):
+    """int32 conv weight gradient of (x − zx) and (e − ze); `select` as qdense_grad_weight.
+
+    `%g = qtrain.qconv2d_grad_weight %x[%zx], %e[%ze] stride [1, 1] padding [1, 1, 1, 1] groups 1 : (...) -> ...`
+    """
+
+    name = "qtrain.qconv2d_grad_weight"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+    # several optional operands: generic syntax
+
+    def __init__(self, x: SSAValue, zx: SSAValue, e: SSAValue, ze: SSAValue, weight_shape: tuple[int, ...],
+                 stride: DenseArrayBase, padding: DenseArrayBase, groups: IntegerAttr,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        super().__init__(
+            operands=[x, zx, e, ze, idx, k],
+            result_types=[_tensor(weight_shape, acc_type())],
+            properties={"stride": stride, "padding": padding, "groups": groups},
+        )
+
+    def verify_(self) -> None:
+        self._verify_common()
+        for what, v in (("input", self.input), ("output error", self.output_grad), ("result", self.weight_grad)):
+            _require_rank(self, what, v, (4,))
+        n, c, h, wd = tensor_shape(self.input)
+        o, i, kh, kw = tensor_shape(self.weight_grad)
+        g = self.groups.value.data
+        _check_groups(self, g, c, o)
+        if i * g != c:
+            raise _err(self, f"result has {i} input channels per group, input has {c} in {g} group(s)")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        oh, ow = conv_output_hw((h, wd), (kh, kw), stride, padding)
+        _require_shape(self, "output error", self.output_grad, (n, o, oh, ow))
+
+
+# ---------------------------------------------------------------------------------------
+# Weight update without float master weights
+# ---------------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class GradStatsOp(IRDLOperation):
+    """Per-row normalisation (a, b) of a weight gradient: direction = (g − a)·b.
+
+    mode "standardize" (mean, 1/std), "qas" (0, s_g/s_w²), "none" (0, s_g).
+    `%st = qtrain.grad_stats %g mode "standardize" : (tensor<10x32x!qtrain.q<si32, sym>>) -> tensor<10x2xf32>`
+    """
+
+    name = "qtrain.grad_stats"
+    grad = operand_def(TensorType)
+    grad_scale = opt_operand_def(TensorType)
+    weight_scale = opt_operand_def(TensorType)
+    select = opt_operand_def(TensorType)
+    select_count = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    mode = prop_def(StringAttr)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def __init__(self, g: SSAValue, mode: str, g_scale: SSAValue | None = None, w_scale: SSAValue | None = None,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        o = tensor_shape(g)[0]
+        super().__init__(operands=[g, g_scale, w_scale, idx, k], result_types=[_tensor((o, 2))],
+                         properties={"mode": StringAttr(mode)})
+
+    def verify_(self) -> None:
+        elt = element_type(self.grad)
+        if not is_acc(elt):
+            _require_f32(self, "gradient", self.grad)
+        shape = tensor_shape(self.grad)
+        if not shape:
+            raise _err(self, "gradient must have rank >= 1")
+        mode = self.mode.data
+        if mode not in NORMALIZATIONS:
+            raise _err(self, f"mode must be one of {', '.join(NORMALIZATIONS)}, got '{mode}'")
+        if mode in ("qas", "none") and self.grad_scale is None and is_acc(elt):
+            raise _err(self, f"mode '{mode}' needs the scale of the accumulator gradient")
+        if mode == "qas" and self.weight_scale is None:
+            raise _err(self, "mode 'qas' needs the weight scale")
+        for what, v in (("gradient scale", self.grad_scale), ("weight scale", self.weight_scale)):
+            if v is not None:
+                _scalar(self, what, v)
+        _verify_select(self, self.select, self.select_count, shape[0])
+        _require_shape(self, "result", self.output, (shape[0], 2))
+
+
+def _verify_qsgd_common(op: Operation, w_type: TensorType | None, g: SSAValue, stats: SSAValue,
+                        sw: SSAValue, zw: SSAValue, idx: SSAValue | None, k: SSAValue | None, lr: FloatAttr) -> None:
+    if w_type is not None:
+        q = w_type.element_type
+        if not isinstance(q, QuantType) or q.storage.width.data != 8 or q.per_channel_axis is not None:
+            raise _err(op, f"weight must be an 8-bit per-tensor quantized tensor, got {w_type}")
+        shape = tuple(w_type.get_shape())
+        if tensor_shape(g) != shape:
+            raise _err(op, f"gradient shape {_fmt(tensor_shape(g))} differs from weight shape {_fmt(shape)}")
+    if not is_acc(element_type(g)):
+        _require_f32(op, "gradient", g)
+    o = tensor_shape(g)[0]
+    _require_shape(op, "stats", stats, (o, 2))
+    _require_f32(op, "stats", stats)
+    _scalar(op, "weight scale", sw)
+    _zp(op, "weight", zw)
+    _verify_select(op, idx, k, o)
+    if not lr.value.data > 0:
+        raise _err(op, f"lr must be positive, got {lr.value.data}")
+
+
+@irdl_op_definition
+class QSgdRangeOp(IRDLOperation):
+    """Range [min, max] of the weights after the step (written by nothing: observation only).
+
+    `%r = qtrain.qsgd_range %w[%sw, %zw], %g, %st lr 1.0e-02 : (...) -> tensor<2xf32>`
+    """
+
+    name = "qtrain.qsgd_range"
+    weight = operand_def(TensorType)
+    weight_scale = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    grad = operand_def(TensorType)
+    stats = operand_def(TensorType)
+    select = opt_operand_def(TensorType)
+    select_count = opt_operand_def(TensorType)
+    lr = prop_def(FloatAttr[Float64Type])
+    output = result_def(TensorType)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def __init__(self, w: SSAValue, sw: SSAValue, zw: SSAValue, g: SSAValue, stats: SSAValue, lr: float,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        super().__init__(operands=[w, sw, zw, g, stats, idx, k], result_types=[_tensor((2,))],
+                         properties={"lr": _f64(lr)})
+
+    def verify_(self) -> None:
+        assert isinstance(self.weight.type, TensorType)
+        _verify_qsgd_common(self, self.weight.type, self.grad, self.stats, self.weight_scale,
+                            self.weight_zero_point, self.select, self.select_count, self.lr)
+        _range(self, "result", self.output)
+
+
+@irdl_op_definition
+class QSgdUpdateOp(IRDLOperation):
+    """Write the quantized weights after the step, requantized to the new scale/zero-point:
+    w' = round((s·(w − z) − lr·(g − a)·b) / s') + z' (runtime/fqt.py `qsgd_update`).
+
+    `qtrain.qsgd_update @fc.weight, %g, %st [%sw, %zw] -> [%sw2, %zw2] lr 1.0e-02 rounding "stochastic" seed 0 step %t : (...) -> ()`
+    """
+
+    name = "qtrain.qsgd_update"
+    param = prop_def(SymbolRefAttr)
+    grad = operand_def(TensorType)
+    stats = operand_def(TensorType)
+    weight_scale = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    new_scale = operand_def(TensorType)
+    new_zero_point = operand_def(TensorType)
+    select = opt_operand_def(TensorType)
+    select_count = opt_operand_def(TensorType)
+    step = opt_operand_def(TensorType)
+    lr = prop_def(FloatAttr[Float64Type])
+    rounding = prop_def(StringAttr)
+    seed = prop_def(IntegerAttr[I64])
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def __init__(self, param: str, g: SSAValue, stats: SSAValue, sw: SSAValue, zw: SSAValue, sw2: SSAValue,
+                 zw2: SSAValue, lr: float, rounding: str, seed: int, step: SSAValue | None = None,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        super().__init__(
+            operands=[g, stats, sw, zw, sw2, zw2, idx, k, step],
+            properties={
+                "param": SymbolRefAttr(param),
+                "lr": _f64(lr),
+                "rounding": StringAttr(rounding),
+                "seed": IntegerAttr(seed, i64),
+            },
+        )
+
+    def param_type(self) -> TensorType | None:
+        target = _lookup(self, self.param)
+        return target.type if isinstance(target, ParamOp) else None
+
+    def verify_(self) -> None:
+        target = _lookup(self, self.param)
+        w_type = None
+        if target is None:
+            if _module_of(self) is not None:
+                raise _err(self, f"no qtrain.param named {self.param}")
+        elif not isinstance(target, ParamOp) or not target.is_trainable:
+            raise _err(self, f"{self.param} is not a trainable qtrain.param")
+        else:
+            w_type = target.type
+        _verify_qsgd_common(self, w_type, self.grad, self.stats, self.weight_scale, self.weight_zero_point,
+                            self.select, self.select_count, self.lr)
+        _scalar(self, "new weight scale", self.new_scale)
+        _zp(self, "new weight", self.new_zero_point)
+        if self.rounding.data not in ROUNDINGS:
+            raise _err(self, f"rounding must be one of {', '.join(ROUNDINGS)}, got '{self.rounding.data}'")
+        if self.rounding.data == "stochastic" and self.step is None:
+            raise _err(self, "stochastic rounding needs the step operand (the random stream position)")
+        if self.step is not None:
+            _scalar(self, "step", self.step, i32)
+
+
+# ---------------------------------------------------------------------------------------
+# Dynamic partial updates
+# ---------------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class TopkCountOp(IRDLOperation):
+    """k = max(⌊min(λmin + |ε|/εmax·(λmax − λmin), 1)·N⌋, 1) (Deutel et al. 2024).
+
+    `%k = qtrain.topk_count %loss, %lmax lambda_min 5.0e-01 lambda_max 1.0e+00 structures 32 : tensor<i32>`
+    """
+
+    name = "qtrain.topk_count"
+    loss = operand_def(TensorType)
+    loss_max = operand_def(TensorType)
+    lambda_min = prop_def(FloatAttr[Float64Type])
+    lambda_max = prop_def(FloatAttr[Float64Type])
+    structures = prop_def(IntegerAttr[I64])
+    output = result_def(TensorType)
+    assembly_format = (
+        "$loss `,` $loss_max `lambda_min` $lambda_min `lambda_max` $lambda_max `structures` $structures "
+        "attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, loss: SSAValue, loss_max: SSAValue, lmin: float, lmax: float, n: int) -> None:
+        super().__init__(
+            operands=[loss, loss_max],
+            result_types=[_tensor((), i32)],
+            properties={"lambda_min": _f64(lmin), "lambda_max": _f64(lmax), "structures": IntegerAttr(n, i64)},
+        )
+
+    def verify_(self) -> None:
+        _scalar(self, "loss", self.loss)
+        _scalar(self, "largest loss", self.loss_max)
+        _scalar(self, "result", self.output, i32)
+        lo, hi = self.lambda_min.value.data, self.lambda_max.value.data
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise _err(self, f"need 0 <= lambda_min <= lambda_max <= 1, got {lo} and {hi}")
+        if self.structures.value.data < 1:
+            raise _err(self, f"structures must be >= 1, got {self.structures.value.data}")
+
+
+@irdl_op_definition
+class TopkStructuresOp(IRDLOperation):
+    """The k output channels (axis 1) of a quantized error with the largest Σ|e − ze|, in
+    increasing order; the remaining entries are -1.
+
+    `%idx = qtrain.topk_structures %e[%ze], %k : (...) -> tensor<32xi32>`
+    """
+
+    name = "qtrain.topk_structures"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    count = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = (
+        "$output_grad `[` $output_grad_zero_point `]` `,` $count attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, k: SSAValue) -> None:
+        o = tensor_shape(e)[1]
+        super().__init__(operands=[e, ze, k], result_types=[_tensor((o,), i32)])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _scalar(self, "count", self.count, i32)
+        _require_rank(self, "output error", self.output_grad, (2, 4))
+        o = tensor_shape(self.output_grad)[1]
+        t = _require_tensor(self, "result", self.output)
+        if t.element_type != i32 or tuple(t.get_shape()) != (o,):
+            raise _err(self, f"result must be tensor<{o}xi32>, got {self.output.type}")
+
+
+FQT_OPS: tuple[type[IRDLOperation], ...] = (
+    ScaleMulOp,
+    MinMaxOp,
+    EmaOp,
+    RunningMaxOp,
+    RangeScaleOp,
+    RangeZeroPointOp,
+    QConv2dAccOp,
+    QDenseAccOp,
+    AccReluOp,
+    RequantizeAccOp,
+    QReluGradOp,
+    QDenseGradInputOp,
+    QConv2dGradInputOp,
+    QDenseGradWeightOp,
+    QConv2dGradWeightOp,
+    GradStatsOp,
+    QSgdRangeOp,
+    QSgdUpdateOp,
+    TopkCountOp,
+    TopkStructuresOp,
+)
+
+__all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]
+_ = (DenseArrayBase, _i64_array, opt_prop_def, i64)

@@ -1,0 +1,800 @@
+/* Fully quantized training (FQT): run-time range tracking and quantization parameters,
+ * int32-accumulating forward layers, the selection-aware int32 weight gradients, the
+ * normalised update of quantized weights without float master copies, and the top-k
+ * structure selection of dynamic partial updates.
+ *
+ * Numeric contract: odtc/runtime/fqt.py, BIT FOR BIT. Every float operation below is one
+ * IEEE single-precision operation in the order fqt.py states (compile with
+ * -ffp-contract=off so that no multiply-add is fused); float reductions are sequential sums
+ * in index order; rounding is rintf (ties to even, the default rounding mode) or floorf;
+ * int -> float conversions round to nearest like numpy's. No double arithmetic, no malloc,
+ * no VLAs: working memory comes from the caller's scratch (sizes in odtc_kernels.h).
+ *
+ * The integer layers reuse the library's building blocks, so the Arm DSP code paths
+ * (SXTB16/SMLAD, bit-identical to the portable ones) apply here too: the forward layers
+ * widen one input patch / row to offset int16 (the dot-product lane order) and take dot
+ * products with two weight rows at a time (odtc_dot2_s16_s8); the weight gradients are
+ * odtc_{dense,conv2d}_{s8,u8}_grad_weight with the selection as the channel list. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define ODTC_KERNEL_IMPL /* ODTC_ALWAYS_INLINE */
+#include "odtc_kernels.h"
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static int32_t fqt_storage_min(int32_t storage)
+{
+    switch (storage) {
+    case ODTC_S8: return -128;
+    case ODTC_U8: return 0;
+    case ODTC_S16: return -32768;
+    default: return INT32_MIN;
+    }
+}
+
+static int32_t fqt_storage_max(int32_t storage)
+{
+    switch (storage) {
+    case ODTC_S8: return 127;
+    case ODTC_U8: return 255;
+    case ODTC_S16: return 32767;
+    default: return INT32_MAX;
+    }
+}
+
+static int32_t fqt_load_q(const void *q, int32_t storage, size_t i)
+{
+    switch (storage) {
+    case ODTC_S8: return ((const int8_t *)q)[i];
+    case ODTC_U8: return ((const uint8_t *)q)[i];
+    case ODTC_S16: return ((const int16_t *)q)[i];
+    default: return ((const int32_t *)q)[i];
+    }
+}
+
+/* Stores the low bits of v (the caller clamps when the op clamps; numpy's astype wraps). */
+static void fqt_store_q(void *q, int32_t storage, size_t i, int32_t v)
+{
+    switch (storage) {
+    case ODTC_S8: ((int8_t *)q)[i] = (int8_t)v; break;
+    case ODTC_U8: ((uint8_t *)q)[i] = (uint8_t)v; break;
+    case ODTC_S16: ((int16_t *)q)[i] = (int16_t)v; break;
+    default: ((int32_t *)q)[i] = v; break;
+    }
+}
+
+/* Element i of a gradient as f32: an f32 tensor, or an int32 accumulator converted
+ * (round to nearest, numpy's astype(float32)). Always inlined with a constant g_type (the
+ * kernels branch on it once, outside their loops): besides being faster, this keeps
+ * GCC 12 from if-converting the conversion into a conditional VCVT, which the Cortex-M55
+ * (Armv8.1-M) assembler rejects. */
+static ODTC_ALWAYS_INLINE float fqt_load_g(const void *g, int32_t g_type, size_t i)
+{
+    if (g_type == ODTC_F32) {
+        return ((const float *)g)[i];
+    }
+    return (float)((const int32_t *)g)[i];
+}
+
+static int32_t fqt_clamp_i64(int64_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : (int32_t)v);
+}
+
+/* A rounded float (rintf/floorf result) as int64: NaN -> 0, clamped to +-2^40 (beyond it
+ * any 8-bit zero-point and clamp give the same result), as fqt.py's nan_to_num + clip. */
+static int64_t fqt_round_to_i64(float r)
+{
+    const float lim = 1099511627776.0f; /* 2^40 */
+    if (r != r) {
+        return 0;
+    }
+    return (int64_t)(r > lim ? lim : (r < -lim ? -lim : r));
+}
+
+/* Number of selected rows: *count clamped to [0, rows], or all rows without a selection. */
+static int32_t fqt_selected(const int32_t *select, const int32_t *select_count, int32_t rows)
+{
+    if (select == NULL || select_count == NULL) {
+        return rows;
+    }
+    const int32_t k = *select_count;
+    return k < 0 ? 0 : (k > rows ? rows : k);
+}
+
+/* numpy's [min, max] of a float sequence: a NaN anywhere makes both NaN (the first NaN
+ * seen); otherwise strict comparisons keep the first extreme. */
+typedef struct {
+    float lo;
+    float hi;
+    int32_t started;
+    int32_t nan;
+} fqt_minmax;
+
+static void fqt_minmax_add(fqt_minmax *m, float v)
+{
+    if (m->nan) {
+        return;
+    }
+    if (v != v) {
+        m->lo = v;
+        m->hi = v;
+        m->nan = 1;
+        return;
+    }
+    if (!m->started) {
+        m->lo = v;
+        m->hi = v;
+        m->started = 1;
+        return;
+    }
+    if (v < m->lo) {
+        m->lo = v;
+    }
+    if (v > m->hi) {
+        m->hi = v;
+    }
+}
+
+static void fqt_minmax_store(const fqt_minmax *m, float *range)
+{
+    if (!m->started && !m->nan) { /* nothing observed: the empty range */
+        range[0] = 1.0f;
+        range[1] = -1.0f;
+        return;
+    }
+    range[0] = m->lo;
+    range[1] = m->hi;
+}
+
+/* ---- scalars and ranges ---------------------------------------------------------------- */
+
+float odtc_scale_mul(const float *a, const float *b)
+{
+    return *a * *b;
+}
+
+void odtc_minmax_f32(const float *x, float *range, size_t numel)
+{
+    fqt_minmax m = {0.0f, 0.0f, 0, 0};
+    for (size_t i = 0; i < numel && !m.nan; ++i) {
+        fqt_minmax_add(&m, x[i]);
+    }
+    fqt_minmax_store(&m, range);
+}
+
+void odtc_minmax_acc(const int32_t *acc, const float *scale, float *range, size_t numel)
+{
+    if (numel == 0) {
+        range[0] = 1.0f;
+        range[1] = -1.0f;
+        return;
+    }
+    int32_t lo = acc[0], hi = acc[0];
+    for (size_t i = 1; i < numel; ++i) {
+        const int32_t v = acc[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    const float s = *scale;
+    range[0] = s * (float)lo;
+    range[1] = s * (float)hi;
+}
+
+void odtc_ema_range(const float *old, const float *observed, float *range, float alpha)
+{
+    const float o0 = old[0], o1 = old[1];
+    const float n0 = observed[0], n1 = observed[1];
+    if (o0 > o1) { /* empty: the first observation replaces it */
+        range[0] = n0;
+        range[1] = n1;
+        return;
+    }
+    range[0] = o0 + alpha * (n0 - o0);
+    range[1] = o1 + alpha * (n1 - o1);
+}
+
+float odtc_running_max(const float *old, const float *value)
+{
+    const float a = *old;
+    const float b = fabsf(*value);
+    return b > a ? b : a; /* Python max(a, b): a unless b > a */
+}
+
+/* fqt.qparams. Python's min(v, 0) / max(v, 0) keep v unless 0 compares below / above it. */
+static void fqt_qparams(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric, float *scale,
+                        int32_t *zero_point)
+{
+    float v0 = range[0], v1 = range[1];
+    if (v0 > v1) {
+        v0 = 0.0f;
+        v1 = 0.0f;
+    }
+    const float lo = 0.0f < v0 ? 0.0f : v0;
+    const float hi = 0.0f > v1 ? 0.0f : v1;
+    float s;
+    if (symmetric) {
+        const float nlo = -lo;
+        s = (hi > nlo ? hi : nlo) / (float)qmax;
+    } else {
+        s = (hi - lo) / (float)(qmax - qmin);
+    }
+    if (!(s >= FLT_MIN && s <= FLT_MAX)) { /* not a normal positive finite scale */
+        s = 1.0f;
+    }
+    *scale = s;
+    if (symmetric) {
+        *zero_point = 0;
+        return;
+    }
+    /* lo / s <= 0. A NaN (NaN range) counts as 0 and -inf (range reaching -inf) saturates:
+     * fqt.py raises in int() for both. */
+    const int64_t t = fqt_round_to_i64(rintf(lo / s));
+    *zero_point = fqt_clamp_i64((int64_t)qmin - t, qmin, qmax);
+}
+
+float odtc_range_scale(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric)
+{
+    float s;
+    int32_t z;
+    fqt_qparams(range, qmin, qmax, symmetric, &s, &z);
+    return s;
+}
+
+int32_t odtc_range_zero_point(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric)
+{
+    float s;
+    int32_t z;
+    fqt_qparams(range, qmin, qmax, symmetric, &s, &z);
+    return z;
+}
+
+/* ---- forward layers accumulating in int32 ---------------------------------------------- */
+
+/* fqt.quantize_bias: clamp(rintf(b / s)) to int32, NaN -> 0, +-inf -> the int32 bounds. */
+static int32_t fqt_quantize_bias(float b, float s)
+{
+    const float r = rintf(b / s);
+    if (r != r) {
+        return 0;
+    }
+    if (r >= 2147483648.0f) {
+        return INT32_MAX;
+    }
+    if (r <= -2147483648.0f) {
+        return INT32_MIN;
+    }
+    return (int32_t)r;
+}
+
+/* dot + bias in two's complement (the reference rejects results outside int32). */
+static int32_t fqt_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* The int32 bias table at the start of the scratch (NULL bias: zeros); returns it. */
+static int32_t *fqt_bias_table(void *scratch, const float *bias, const float *acc_scale, int32_t o)
+{
+    int32_t *bq = (int32_t *)scratch;
+    for (int32_t oc = 0; oc < o; ++oc) {
+        bq[oc] = bias != NULL ? fqt_quantize_bias(bias[oc], *acc_scale) : 0;
+    }
+    return bq;
+}
+
+static void qconv2d_acc(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w,
+                        const int32_t *w_zero_point, const float *bias, const float *acc_scale, int32_t *acc,
+                        void *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                        int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                        int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const int32_t ci = c / groups;
+    const int32_t og = o / groups;
+    const int32_t klen = ci * kh * kw;
+    const int32_t zx = *x_zero_point;
+    const int32_t zw = *w_zero_point;
+    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, o);
+    int16_t *patch = (int16_t *)(void *)((int32_t *)scratch + o);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t g = 0; g < groups; ++g) {
+            for (int32_t oy = 0; oy < oh_n; ++oy) {
+                for (int32_t ox = 0; ox < ow_n; ++ox) {
+                    /* im2col patch (x - zx) over (i, ky, kx); padding contributes 0 */
+                    int32_t p = 0;
+                    for (int32_t i = 0; i < ci; ++i) {
+                        const size_t plane = ((size_t)ni * c + (size_t)g * ci + i) * (size_t)h * w_;
+                        for (int32_t ky = 0; ky < kh; ++ky) {
+                            const int32_t iy = oy * stride_h - pad_top + ky;
+                            for (int32_t kx = 0; kx < kw; ++kx, ++p) {
+                                const int32_t ix = ox * stride_w - pad_left + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w_) {
+                                    patch[p] = 0;
+                                    continue;
+                                }
+                                const size_t xi = plane + (size_t)iy * w_ + ix;
+                                const int32_t xv = is_u8 ? (int32_t)((const uint8_t *)x)[xi]
+                                                         : (int32_t)((const int8_t *)x)[xi];
+                                patch[p] = (int16_t)(xv - zx);
+                            }
+                        }
+                    }
+                    odtc_dot_layout_s16(patch, klen);
+                    const size_t pos = (size_t)oy * ow_n + ox;
+                    int32_t oc = g * og;
+                    for (; oc + 2 <= (g + 1) * og; oc += 2) {
+                        int32_t d[2];
+                        odtc_dot2_s16_s8(patch, w + (size_t)oc * klen, zw, w + (size_t)(oc + 1) * klen, zw, klen, d);
+                        acc[((size_t)ni * o + oc) * oh_n * ow_n + pos] = fqt_add_wrap(d[0], bq[oc]);
+                        acc[((size_t)ni * o + oc + 1) * oh_n * ow_n + pos] = fqt_add_wrap(d[1], bq[oc + 1]);
+                    }
+                    if (oc < (g + 1) * og) {
+                        const int32_t d = odtc_dot_s16_s8(patch, w + (size_t)oc * klen, zw, klen);
+                        acc[((size_t)ni * o + oc) * oh_n * ow_n + pos] = fqt_add_wrap(d, bq[oc]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void odtc_qconv2d_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                         int32_t *acc, void *scratch,
+                         int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                         int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                         int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    qconv2d_acc(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, c, h, w_, o, kh, kw,
+                stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+}
+
+void odtc_qconv2d_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                         int32_t *acc, void *scratch,
+                         int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                         int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                         int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    qconv2d_acc(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, c, h, w_, o, kh, kw,
+                stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+}
+
+static void qdense_acc(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w,
+                       const int32_t *w_zero_point, const float *bias, const float *acc_scale, int32_t *acc,
+                       void *scratch, int32_t n, int32_t k, int32_t o)
+{
+    const int32_t zx = *x_zero_point;
+    const int32_t zw = *w_zero_point;
+    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, o);
+    int16_t *a = (int16_t *)(void *)((int32_t *)scratch + o);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        if (is_u8) {
+            odtc_offset_u8_to_s16((const uint8_t *)x + (size_t)ni * k, zx, a, k);
+        } else {
+            odtc_offset_s8_to_s16((const int8_t *)x + (size_t)ni * k, zx, a, k);
+        }
+        odtc_dot_layout_s16(a, k);
+        int32_t *ar = acc + (size_t)ni * o;
+        int32_t oc = 0;
+        for (; oc + 2 <= o; oc += 2) {
+            int32_t d[2];
+            odtc_dot2_s16_s8(a, w + (size_t)oc * k, zw, w + (size_t)(oc + 1) * k, zw, k, d);
+            ar[oc] = fqt_add_wrap(d[0], bq[oc]);
+            ar[oc + 1] = fqt_add_wrap(d[1], bq[oc + 1]);
+        }
+        if (oc < o) {
+            ar[oc] = fqt_add_wrap(odtc_dot_s16_s8(a, w + (size_t)oc * k, zw, k), bq[oc]);
+        }
+    }
+}
+
+void odtc_qdense_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
+{
+    qdense_acc(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, k, o);
+}
+
+void odtc_qdense_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
+{
+    qdense_acc(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, k, o);
+}
+
+void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel)
+{
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t v = acc[i];
+        y[i] = v > 0 ? v : 0;
+    }
+}
+
+void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
+                         const float *acc_scale, const float *y_scale, const int32_t *y_zero_point)
+{
+    const int32_t zero = 0;
+    odtc_requantize(acc, ODTC_S32, y, y_storage, numel, acc_scale, &zero, y_scale, y_zero_point);
+}
+
+/* ---- backward ---------------------------------------------------------------------------- */
+
+void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                     const void *y, int32_t y_storage, const int32_t *y_zero_point,
+                     void *dx, size_t numel)
+{
+    const int32_t ze = *e_zero_point;
+    const int32_t zy = *y_zero_point;
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t v = fqt_load_q(y, y_storage, i) > zy ? fqt_load_q(e, e_storage, i) : ze;
+        fqt_store_q(dx, e_storage, i, v);
+    }
+}
+
+/* Rows >= kk of a compact gradient are 0. */
+static void fqt_zero_rows(int32_t *acc, int32_t kk, int32_t rows, size_t row_len)
+{
+    if (kk < rows) {
+        memset(acc + (size_t)kk * row_len, 0, (size_t)(rows - kk) * row_len * sizeof(int32_t));
+    }
+}
+
+void odtc_qdense_grad_weight_s8(const int8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *select, const int32_t *select_count,
+                                int32_t n, int32_t k, int32_t o)
+{
+    const int32_t kk = fqt_selected(select, select_count, o);
+    if (kk > 0) {
+        odtc_dense_s8_grad_weight(x, x_zero_point, e, e_zero_point, acc, select_count != NULL ? select : NULL, kk,
+                                  n, k, o);
+    }
+    fqt_zero_rows(acc, kk, o, (size_t)k);
+}
+
+void odtc_qdense_grad_weight_u8(const uint8_t *x, const int32_t *x_zero_point,
+                                const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                const int32_t *select, const int32_t *select_count,
+                                int32_t n, int32_t k, int32_t o)
+{
+    const int32_t kk = fqt_selected(select, select_count, o);
+    if (kk > 0) {
+        odtc_dense_u8_grad_weight(x, x_zero_point, e, e_zero_point, acc, select_count != NULL ? select : NULL, kk,
+                                  n, k, o);
+    }
+    fqt_zero_rows(acc, kk, o, (size_t)k);
+}
+
+void odtc_qconv2d_grad_weight_s8(const int8_t *x, const int32_t *x_zero_point,
+                                 const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                 const int32_t *select, const int32_t *select_count,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    const int32_t kk = fqt_selected(select, select_count, o);
+    if (kk > 0) {
+        odtc_conv2d_s8_grad_weight(x, x_zero_point, e, e_zero_point, acc, select_count != NULL ? select : NULL, kk,
+                                   n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+                                   pad_right, groups);
+    }
+    fqt_zero_rows(acc, kk, o, (size_t)(c / groups) * (size_t)kh * (size_t)kw);
+}
+
+void odtc_qconv2d_grad_weight_u8(const uint8_t *x, const int32_t *x_zero_point,
+                                 const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                 const int32_t *select, const int32_t *select_count,
+                                 int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    const int32_t kk = fqt_selected(select, select_count, o);
+    if (kk > 0) {
+        odtc_conv2d_u8_grad_weight(x, x_zero_point, e, e_zero_point, acc, select_count != NULL ? select : NULL, kk,
+                                   n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+                                   pad_right, groups);
+    }
+    fqt_zero_rows(acc, kk, o, (size_t)(c / groups) * (size_t)kh * (size_t)kw);
+}
+
+/* ---- update of quantized weights ----------------------------------------------------------- */
+
+/* Standardisation stats of rows [0, kk). Sequential sums start from the first term, as
+ * numpy's cumsum does (so an all -0.0 row keeps its sign); an empty row sums to 0. */
+static ODTC_ALWAYS_INLINE void grad_stats_standardize(const void *g, int32_t g_type, float *stats, int32_t kk,
+                                                      size_t row_len)
+{
+    const float n = (float)row_len;
+    for (int32_t r = 0; r < kk; ++r) {
+        const size_t base = (size_t)r * row_len;
+        float s = row_len > 0 ? fqt_load_g(g, g_type, base) : 0.0f;
+        for (size_t i = 1; i < row_len; ++i) {
+            s = s + fqt_load_g(g, g_type, base + i);
+        }
+        const float mean = s / n;
+        float q = 0.0f;
+        for (size_t i = 0; i < row_len; ++i) {
+            const float d = fqt_load_g(g, g_type, base + i) - mean;
+            const float dd = d * d;
+            q = i == 0 ? dd : q + dd;
+        }
+        const float var = q / n;
+        stats[2 * (size_t)r] = mean;
+        stats[2 * (size_t)r + 1] = var > 0.0f ? 1.0f / sqrtf(var) : 0.0f;
+    }
+}
+
+void odtc_grad_stats(const void *g, int32_t g_type, const float *g_scale, const float *w_scale,
+                     float *stats, const int32_t *select, const int32_t *select_count,
+                     int32_t rows, size_t row_len, int32_t mode)
+{
+    const int32_t kk = fqt_selected(select, select_count, rows);
+    for (int32_t r = 0; r < rows; ++r) {
+        stats[2 * (size_t)r] = 0.0f;
+        stats[2 * (size_t)r + 1] = 0.0f;
+    }
+    if (mode == ODTC_NORM_STANDARDIZE) {
+        if (g_type == ODTC_F32) {
+            grad_stats_standardize(g, ODTC_F32, stats, kk, row_len);
+        } else {
+            grad_stats_standardize(g, ODTC_S32, stats, kk, row_len);
+        }
+        return;
+    }
+    const float gs = g_scale != NULL ? *g_scale : 1.0f; /* an f32 gradient is real-valued */
+    float b = gs;
+    if (mode == ODTC_NORM_QAS) {
+        /* TTE: the gradient of the stored weight gq = gs * sw, times sw^-2, in real units */
+        const float sw = *w_scale;
+        const float gq = gs * sw;
+        b = (gq / (sw * sw)) * sw;
+    }
+    for (int32_t r = 0; r < kk; ++r) {
+        stats[2 * (size_t)r + 1] = b;
+    }
+}
+
+/* The update of one weight tensor: its rows are walked in order, each with its compact
+ * gradient row (or none), and every element yields the updated real weight
+ * v = f32(w - zw) * sw - lr * ((f32(g) - a) * b) (just the first term when the row has no
+ * gradient row or its b == 0). */
+typedef struct {
+    const void *w;
+    int32_t w_storage;
+    float sw;
+    int32_t zw;
+    const void *g;
+    const float *stats;
+    const int32_t *select; /* NULL: row r is gradient row r */
+    int32_t kk;
+    int32_t rows;
+    size_t row_len;
+    float lr;
+} fqt_update;
+
+static void fqt_update_init(fqt_update *u, const void *w, int32_t w_storage, const float *w_scale,
+                            const int32_t *w_zero_point, const void *g, const float *stats,
+                            const int32_t *select, const int32_t *select_count, int32_t rows, size_t row_len,
+                            float lr)
+{
+    u->w = w;
+    u->w_storage = w_storage;
+    u->sw = *w_scale;
+    u->zw = *w_zero_point;
+    u->g = g;
+    u->stats = stats;
+    u->select = select_count != NULL ? select : NULL;
+    u->kk = fqt_selected(select, select_count, rows);
+    u->rows = rows;
+    u->row_len = row_len;
+    u->lr = lr;
+}
+
+/* Row state: the gradient row of weight row `row` (-1: none; the selection is increasing,
+ * so *next walks it once) and its (a, b). */
+typedef struct {
+    int32_t gr;
+    float a;
+    float b;
+} fqt_row;
+
+static fqt_row fqt_row_at(const fqt_update *u, int32_t row, int32_t *next)
+{
+    fqt_row r = {-1, 0.0f, 0.0f};
+    if (u->select == NULL) {
+        r.gr = row;
+    } else if (*next < u->kk && u->select[*next] == row) {
+        r.gr = (*next)++;
+    }
+    if (r.gr >= 0) {
+        r.a = u->stats[2 * (size_t)r.gr];
+        r.b = u->stats[2 * (size_t)r.gr + 1];
+    }
+    return r;
+}
+
+static ODTC_ALWAYS_INLINE float fqt_real(const fqt_update *u, int32_t g_type, const fqt_row *r, size_t i, size_t j)
+{
+    float v = u->sw * (float)(fqt_load_q(u->w, u->w_storage, i) - u->zw);
+    if (r->gr >= 0 && r->b != 0.0f) { /* fqt.py skips b == 0 (a NaN b is applied) */
+        const float gn = (fqt_load_g(u->g, g_type, (size_t)r->gr * u->row_len + j) - r->a) * r->b;
+        v = v - u->lr * gn;
+    }
+    return v;
+}
+
+static ODTC_ALWAYS_INLINE void qsgd_range(const fqt_update *u, int32_t g_type, float *range)
+{
+    fqt_minmax m = {0.0f, 0.0f, 0, 0};
+    int32_t next = 0;
+    for (int32_t row = 0; row < u->rows; ++row) {
+        const fqt_row r = fqt_row_at(u, row, &next);
+        for (size_t j = 0; j < u->row_len; ++j) {
+            fqt_minmax_add(&m, fqt_real(u, g_type, &r, (size_t)row * u->row_len + j, j));
+        }
+    }
+    fqt_minmax_store(&m, range);
+}
+
+void odtc_qsgd_range(const void *w, int32_t w_storage, const float *w_scale, const int32_t *w_zero_point,
+                     const void *g, int32_t g_type, const float *stats, float *range,
+                     const int32_t *select, const int32_t *select_count,
+                     int32_t rows, size_t row_len, float lr)
+{
+    fqt_update u;
+    fqt_update_init(&u, w, w_storage, w_scale, w_zero_point, g, stats, select, select_count, rows, row_len, lr);
+    if (g_type == ODTC_F32) {
+        qsgd_range(&u, ODTC_F32, range);
+    } else {
+        qsgd_range(&u, ODTC_S32, range);
+    }
+}
+
+uint32_t odtc_hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static uint32_t fqt_stream_base(int32_t seed, int32_t step)
+{
+    return odtc_hash32((uint32_t)seed * 0x9E3779B9u + (uint32_t)step);
+}
+
+static float fqt_uniform_at(uint32_t base, uint32_t i)
+{
+    return (float)(odtc_hash32(base + i) >> 8) * 5.9604644775390625e-08f; /* exact: < 2^24 times 2^-24 */
+}
+
+float odtc_uniform01(int32_t seed, int32_t step, uint32_t i)
+{
+    return fqt_uniform_at(fqt_stream_base(seed, step), i);
+}
+
+static ODTC_ALWAYS_INLINE void qsgd_update(const fqt_update *u, int32_t g_type, void *w, float s2, int32_t z2,
+                                           int32_t stochastic, uint32_t base)
+{
+    const int32_t qmin = fqt_storage_min(u->w_storage);
+    const int32_t qmax = fqt_storage_max(u->w_storage);
+    int32_t next = 0;
+    for (int32_t row = 0; row < u->rows; ++row) {
+        const fqt_row r = fqt_row_at(u, row, &next);
+        for (size_t j = 0; j < u->row_len; ++j) {
+            const size_t i = (size_t)row * u->row_len + j;
+            const float d = fqt_real(u, g_type, &r, i, j) / s2; /* w[i] is read before it is written */
+            const float q = stochastic ? floorf(d + fqt_uniform_at(base, (uint32_t)i)) : rintf(d);
+            fqt_store_q(w, u->w_storage, i, fqt_clamp_i64(fqt_round_to_i64(q) + z2, qmin, qmax));
+        }
+    }
+}
+
+void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const int32_t *w_zero_point,
+                      const void *g, int32_t g_type, const float *stats,
+                      const float *new_scale, const int32_t *new_zero_point,
+                      const int32_t *select, const int32_t *select_count, const int32_t *step,
+                      int32_t rows, size_t row_len, float lr, int32_t rounding, int32_t seed)
+{
+    fqt_update u;
+    fqt_update_init(&u, w, w_storage, w_scale, w_zero_point, g, stats, select, select_count, rows, row_len, lr);
+    const int32_t stochastic = rounding == ODTC_ROUND_STOCHASTIC;
+    const uint32_t base = fqt_stream_base(seed, step != NULL ? *step : 0);
+    if (g_type == ODTC_F32) {
+        qsgd_update(&u, ODTC_F32, w, *new_scale, *new_zero_point, stochastic, base);
+    } else {
+        qsgd_update(&u, ODTC_S32, w, *new_scale, *new_zero_point, stochastic, base);
+    }
+}
+
+/* ---- dynamic partial updates ---------------------------------------------------------------- */
+
+int32_t odtc_topk_count(const float *loss, const float *loss_max, float lambda_min, float lambda_max,
+                        int32_t structures)
+{
+    const float eps = fabsf(*loss);
+    const float emax = *loss_max;
+    const float ratio = emax > 0.0f ? eps / emax : 1.0f;
+    float frac = lambda_min + ratio * (lambda_max - lambda_min);
+    frac = 1.0f < frac ? 1.0f : frac; /* Python min(frac, 1) */
+    const float t = floorf(frac * (float)structures);
+    /* NaN (a NaN loss, or inf * 0): every structure (fqt.py raises in int()) */
+    int64_t k = t != t ? (int64_t)structures : fqt_round_to_i64(t);
+    k = k < structures ? k : structures;
+    return (int32_t)(k > 1 ? k : 1);
+}
+
+/* int64 magnitudes in the scratch, through memcpy: the scratch need only be 4-byte aligned. */
+static int64_t fqt_get_i64(const void *p, int32_t i)
+{
+    int64_t v;
+    memcpy(&v, (const uint8_t *)p + (size_t)i * sizeof v, sizeof v);
+    return v;
+}
+
+static void fqt_set_i64(void *p, int32_t i, int64_t v)
+{
+    memcpy((uint8_t *)p + (size_t)i * sizeof v, &v, sizeof v);
+}
+
+void odtc_topk_structures(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                          const int32_t *count, int32_t *idx, void *scratch,
+                          int32_t n, int32_t o, size_t spatial)
+{
+    const int32_t ze = *e_zero_point;
+    for (int32_t oc = 0; oc < o; ++oc) {
+        int64_t m = 0;
+        for (int32_t ni = 0; ni < n; ++ni) {
+            const size_t base = ((size_t)ni * o + oc) * spatial;
+            int64_t part = 0;
+            for (size_t s = 0; s < spatial; ++s) {
+                const int32_t d = fqt_load_q(e, e_storage, base + s) - ze;
+                part += d < 0 ? -d : d;
+            }
+            m += part;
+        }
+        fqt_set_i64(scratch, oc, m);
+    }
+    int32_t kk = *count;
+    kk = kk < o ? kk : o;
+    kk = kk > 1 ? kk : 1;
+    /* j is selected iff fewer than kk structures beat it (larger magnitude, or equal and a
+     * lower index): the kk largest, ties to the lower index; listed in increasing order. */
+    int32_t out = 0;
+    for (int32_t j = 0; j < o; ++j) {
+        const int64_t mj = fqt_get_i64(scratch, j);
+        int32_t rank = 0;
+        for (int32_t i = 0; i < o && rank < kk; ++i) {
+            const int64_t mi = fqt_get_i64(scratch, i);
+            rank += (mi > mj || (mi == mj && i < j)) ? 1 : 0;
+        }
+        if (rank < kk) {
+            idx[out++] = j;
+        }
+    }
+    for (; out < o; ++out) {
+        idx[out] = -1;
+    }
+}
+
+size_t odtc_qconv2d_acc_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int32_t kw, int32_t o)
+{
+    return ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, groups, kh, kw, o);
+}
+
+size_t odtc_qdense_acc_scratch_bytes(int32_t k, int32_t o)
+{
+    return ODTC_QDENSE_ACC_SCRATCH_BYTES(k, o);
+}
+
+size_t odtc_topk_structures_scratch_bytes(int32_t o)
+{
+    return ODTC_TOPK_STRUCTURES_SCRATCH_BYTES(o);
+}

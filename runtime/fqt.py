@@ -1,0 +1,623 @@
+"""Reference semantics of the fully-quantized-training (FQT) ops of `qtrain`.
+
+These are the ops `qtrain-quantize` and `qtrain-partial-update` emit: run-time range
+tracking, scale derivation, int32-accumulating forward/backward layers, the
+gradient-standardised update of quantized weights, and top-k structure selection. Like
+`odtc.runtime.reference` this module is the numeric definition the interpreter executes
+and the C kernels (runtime/c/src/fqt.c) reproduce **bit for bit**. Every float operation
+below is a single IEEE f32 operation in the stated order (C: `-ffp-contract=off`), and
+every reduction over floats is a *sequential* f32 sum in index order (numpy `cumsum`), so
+the C loops give identical bits.
+
+Conventions
+-----------
+* An *accumulator* tensor has type `q<si32, sym>`: real value = scale * acc, zero-point 0
+  by construction, so ops on accumulators take only a scale operand.
+* A *range* is a `tensor<2xf32>` [min, max]. A range with min > max is *empty* (the
+  initial state [1, -1]); the first observation replaces it.
+* The per-structure ("row") index of a weight tensor is its dimension 0 (conv filters,
+  dense rows).
+* Selections (`qtrain-partial-update`): `idx` is int32 [O]; its first `k` entries are the
+  selected rows in increasing order, the rest are -1. A gradient computed under a
+  selection is *compact*: row r holds structure idx[r] for r < k, rows r >= k are 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from odtc.runtime import reference as ref
+
+F32 = NDArray[np.float32]
+I32 = NDArray[np.int32]
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+FLT_MIN = np.float32(1.17549435e-38)
+ROUNDINGS = ("nearest", "stochastic")
+NORMALIZATIONS = ("standardize", "qas", "none")
+
+
+def _s(v: ArrayLike) -> np.float32:
+    return np.float32(np.asarray(v, dtype=np.float32).reshape(-1)[0])
+
+
+def _i(v: ArrayLike) -> int:
+    return int(np.asarray(v).reshape(-1)[0])
+
+
+def _to_int32(acc: NDArray[Any], what: str) -> I32:
+    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise OverflowError(f"{what}: int32 accumulator overflow")
+    return np.asarray(acc, dtype=np.int64).astype(np.int32)
+
+
+def seq_sum_f32(v: NDArray[np.float32]) -> np.float32:
+    """Sequential f32 sum in index order (what a plain C loop computes)."""
+    if v.size == 0:
+        return np.float32(0.0)
+    return np.float32(np.cumsum(v.reshape(-1), dtype=np.float32)[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# Scalars and ranges
+# ---------------------------------------------------------------------------------------
+
+
+def scale_mul(a: ArrayLike, b: ArrayLike) -> F32:
+    """f32(a * b) (rank 0): the scale of an accumulator of two quantized operands."""
+    return np.array(_s(a) * _s(b), dtype=np.float32)
+
+
+def minmax(t: ArrayLike, scale: ArrayLike | None = None) -> F32:
+    """[min, max] of the real values: f32 tensors directly, accumulators as f32(scale * f32(acc))."""
+    a = np.asarray(t)
+    if scale is None:
+        f = np.asarray(a, dtype=np.float32)
+        return np.array([f.min(), f.max()], dtype=np.float32)
+    s = _s(scale)
+    lo = s * np.float32(int(a.min()))
+    hi = s * np.float32(int(a.max()))
+    return np.array([lo, hi], dtype=np.float32)
+
+
+def ema(old: ArrayLike, obs: ArrayLike, alpha: float) -> F32:
+    """Exponential moving average of a range: old + f32(alpha) * (obs - old), per element;
+    an empty `old` (min > max) is replaced by `obs`."""
+    o = np.asarray(old, dtype=np.float32).reshape(2)
+    n = np.asarray(obs, dtype=np.float32).reshape(2)
+    if o[0] > o[1]:
+        return n.copy()
+    a = np.float32(alpha)
+    return (o + a * (n - o)).astype(np.float32)
+
+
+def running_max(old: ArrayLike, value: ArrayLike) -> F32:
+    """max(old, |value|) (rank 0 f32): the largest loss seen so far."""
+    return np.array(max(_s(old), np.float32(abs(_s(value)))), dtype=np.float32)
+
+
+def qparams(r: ArrayLike, qmin: int, qmax: int, symmetric: bool) -> tuple[F32, I32]:
+    """Scale and zero-point of a range (widened to contain 0).
+
+    lo = min(r0, 0), hi = max(r1, 0);
+    asymmetric: s = (hi - lo) / f32(qmax - qmin), z = clamp(qmin - rintf(lo / s), qmin, qmax);
+    symmetric:  s = max(-lo, hi) / f32(qmax),       z = 0.
+    A scale that is not a normal positive finite f32 (empty or all-zero range) becomes 1.
+    An empty range (no observation yet) counts as [0, 0]: s = 1 and, asymmetric, z = qmin.
+    """
+    v = np.asarray(r, dtype=np.float32).reshape(2)
+    if v[0] > v[1]:
+        v = np.zeros(2, dtype=np.float32)
+    lo = min(v[0], np.float32(0.0))
+    hi = max(v[1], np.float32(0.0))
+    if symmetric:
+        s = max(-lo, hi) / np.float32(qmax)
+    else:
+        s = (hi - lo) / np.float32(qmax - qmin)
+    s = np.float32(s)
+    if not (np.isfinite(s) and s >= FLT_MIN):
+        s = np.float32(1.0)
+    if symmetric:
+        z = 0
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):
+            t = float(np.rint(np.float32(lo / s)))
+        # non-finite ranges (a diverged run) as the C kernel: NaN -> qmin, -inf -> qmax
+        z = qmin if t != t else int(min(max(float(qmin) - t, float(qmin)), float(qmax)))
+    return np.array(s, dtype=np.float32), np.array(z, dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------------------
+# Forward layers with int32 accumulators
+# ---------------------------------------------------------------------------------------
+
+
+def quantize_bias(b: ArrayLike, acc_scale: ArrayLike) -> NDArray[np.int64]:
+    """int32 bias at the accumulator scale: clamp(rintf(b / s), int32) (f32 division)."""
+    ba = np.asarray(b, dtype=np.float32)
+    q = np.rint((ba / _s(acc_scale)).astype(np.float32)).astype(np.float64)
+    q = np.nan_to_num(q, nan=0.0, posinf=INT32_MAX, neginf=INT32_MIN)
+    return np.clip(q, INT32_MIN, INT32_MAX).astype(np.int64)
+
+
+def qconv2d_acc(
+    x: ArrayLike,
+    x_zero_point: ArrayLike,
+    w: ArrayLike,
+    w_zero_point: ArrayLike,
+    bias: ArrayLike | None,
+    acc_scale: ArrayLike,
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+) -> I32:
+    """acc[n, o] = quantize_bias(b, s)[o] + sum (x - zx)(w - zw) (padding contributes 0)."""
+    xa = np.asarray(x, dtype=np.int64)
+    wa = np.asarray(w, dtype=np.int64)
+    ref._check_conv(xa, wa, groups)  # pyright: ignore[reportPrivateUsage]
+    o = wa.shape[0]
+    xp = ref._pad_nchw(xa - _i(x_zero_point), ref._pads(padding), 0)  # pyright: ignore[reportPrivateUsage]
+    acc = ref._grouped_conv_sum(xp, wa - _i(w_zero_point), ref._pair(stride, "stride"), groups)  # pyright: ignore[reportPrivateUsage]
+    acc = acc.astype(np.int64)
+    if bias is not None:
+        acc = acc + quantize_bias(bias, acc_scale).reshape(1, o, 1, 1)
+    return _to_int32(acc, "qconv2d_acc")
+
+
+def qdense_acc(
+    x: ArrayLike,
+    x_zero_point: ArrayLike,
+    w: ArrayLike,
+    w_zero_point: ArrayLike,
+    bias: ArrayLike | None,
+    acc_scale: ArrayLike,
+) -> I32:
+    """acc[n, o] = quantize_bias(b, s)[o] + sum_k (x[n, k] - zx)(w[o, k] - zw)."""
+    xa = np.asarray(x, dtype=np.int64)
+    wa = np.asarray(w, dtype=np.int64)
+    if xa.ndim != 2 or wa.ndim != 2 or xa.shape[1] != wa.shape[1]:
+        raise ValueError(f"qdense_acc expects x [N, K] and w [O, K], got {xa.shape} and {wa.shape}")
+    acc = (xa - _i(x_zero_point)) @ (wa - _i(w_zero_point)).T
+    if bias is not None:
+        acc = acc + quantize_bias(bias, acc_scale).reshape(1, -1)
+    return _to_int32(acc, "qdense_acc")
+
+
+def relu_acc(acc: ArrayLike) -> I32:
+    return np.maximum(np.asarray(acc, dtype=np.int32), 0).astype(np.int32)
+
+
+def requantize_acc(acc: ArrayLike, acc_scale: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int) -> I32:
+    """clamp(z + MBQM(acc, M), qmin, qmax), M = f32(acc_scale / scale) (reference.requantize, z_in = 0)."""
+    return ref.requantize(acc, acc_scale, 0, scale, zero_point, qmin, qmax)
+
+
+# ---------------------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------------------
+
+
+def qrelu_grad(e: ArrayLike, e_zero_point: ArrayLike, y: ArrayLike, y_zero_point: ArrayLike) -> I32:
+    """e where the saved forward output y > zy (real value > 0), else ze (real 0)."""
+    ea = np.asarray(e, dtype=np.int32)
+    ya = np.asarray(y, dtype=np.int32)
+    return np.where(ya > _i(y_zero_point), ea, np.int32(_i(e_zero_point))).astype(np.int32)
+
+
+def qdense_grad_input(e: ArrayLike, e_zero_point: ArrayLike, w: ArrayLike, w_zero_point: ArrayLike) -> I32:
+    """acc[n, k] = sum_o (e[n, o] - ze)(w[o, k] - zw)."""
+    ea = np.asarray(e, dtype=np.int64) - _i(e_zero_point)
+    wa = np.asarray(w, dtype=np.int64) - _i(w_zero_point)
+    return _to_int32(ea @ wa, "qdense_grad_input")
+
+
+def qconv2d_grad_input(
+    e: ArrayLike,
+    e_zero_point: ArrayLike,
+    w: ArrayLike,
+    w_zero_point: ArrayLike,
+    input_shape: Sequence[int],
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+) -> I32:
+    """acc = conv2d_grad_input of (e - ze) and (w - zw), exact integers."""
+    ea = (np.asarray(e, dtype=np.int64) - _i(e_zero_point)).astype(np.float64)
+    wa = (np.asarray(w, dtype=np.int64) - _i(w_zero_point)).astype(np.float64)
+    n, c, h, wd = (int(d) for d in input_shape)
+    o, i, kh, kw = wa.shape
+    s = ref._pair(stride, "stride")  # pyright: ignore[reportPrivateUsage]
+    pads = ref._pads(padding)  # pyright: ignore[reportPrivateUsage]
+    oh, ow = ref.conv_output_hw((h, wd), (kh, kw), s, pads)
+    if ea.shape != (n, o, oh, ow) or i * groups != c:
+        raise ValueError(f"qconv2d_grad_input: error {ea.shape}, weight {wa.shape}, input {tuple(input_shape)}")
+    eg = ea.reshape(n, groups, o // groups, oh, ow)
+    wg = wa.reshape(groups, o // groups, i, kh, kw)
+    contrib = np.einsum("ngohw,goiab->ngihwab", eg, wg).reshape(n, c, oh, ow, kh, kw)
+    dxp = ref._scatter_windows(contrib, (h + pads[0] + pads[2], wd + pads[1] + pads[3]), s)  # pyright: ignore[reportPrivateUsage]
+    acc = np.rint(ref._crop(dxp, pads, (h, wd))).astype(np.int64)  # pyright: ignore[reportPrivateUsage]
+    return _to_int32(acc, "qconv2d_grad_input")
+
+
+def _selected_rows(o: int, idx: ArrayLike | None, k: ArrayLike | None) -> list[int]:
+    if idx is None:
+        return list(range(o))
+    kk = _i(k) if k is not None else o
+    rows = [int(v) for v in np.asarray(idx).reshape(-1)[:kk]]
+    if any(not 0 <= r < o for r in rows) or rows != sorted(set(rows)):
+        raise ValueError(f"selection must be increasing indices in [0, {o}), got {rows}")
+    return rows
+
+
+def qdense_grad_weight(
+    x: ArrayLike,
+    x_zero_point: ArrayLike,
+    e: ArrayLike,
+    e_zero_point: ArrayLike,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> I32:
+    """acc[o, k] = sum_n (e[n, o] - ze)(x[n, k] - zx); compact under a selection."""
+    xa = np.asarray(x, dtype=np.int64) - _i(x_zero_point)
+    ea = np.asarray(e, dtype=np.int64) - _i(e_zero_point)
+    o = ea.shape[1]
+    rows = _selected_rows(o, idx, k)
+    out = np.zeros((o, xa.shape[1]), dtype=np.int64)
+    if rows:
+        out[: len(rows)] = ea[:, rows].T @ xa
+    return _to_int32(out, "qdense_grad_weight")
+
+
+def qconv2d_grad_weight(
+    x: ArrayLike,
+    x_zero_point: ArrayLike,
+    e: ArrayLike,
+    e_zero_point: ArrayLike,
+    weight_shape: Sequence[int],
+    stride: Sequence[int] | int = (1, 1),
+    padding: Sequence[int] | int = (0, 0, 0, 0),
+    groups: int = 1,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> I32:
+    """acc[o] = conv2d_grad_weight of (x - zx) and (e - ze); compact under a selection."""
+    xa = (np.asarray(x, dtype=np.int64) - _i(x_zero_point)).astype(np.float64)
+    ea = (np.asarray(e, dtype=np.int64) - _i(e_zero_point)).astype(np.float64)
+    o, i, kh, kw = (int(d) for d in weight_shape)
+    n, c, h, wd = xa.shape
+    s = ref._pair(stride, "stride")  # pyright: ignore[reportPrivateUsage]
+    pads = ref._pads(padding)  # pyright: ignore[reportPrivateUsage]
+    oh, ow = ref.conv_output_hw((h, wd), (kh, kw), s, pads)
+    rows = _selected_rows(o, idx, k)
+    win = ref._windows(ref._pad_nchw(xa, pads, 0.0), (kh, kw), s)[:, :, :oh, :ow]  # pyright: ignore[reportPrivateUsage]
+    win = win.reshape(n, groups, i, oh, ow, kh, kw)
+    eg = ea.reshape(n, groups, o // groups, oh, ow)
+    full = np.einsum("ngihwab,ngohw->goiab", win, eg).reshape(o, i, kh, kw)
+    out = np.zeros((o, i, kh, kw), dtype=np.int64)
+    if rows:
+        out[: len(rows)] = np.rint(full[rows]).astype(np.int64)
+    return _to_int32(out, "qconv2d_grad_weight")
+
+
+# ---------------------------------------------------------------------------------------
+# Update of quantized weights
+# ---------------------------------------------------------------------------------------
+
+
+def grad_stats(
+    g: ArrayLike,
+    mode: str,
+    g_scale: ArrayLike | None = None,
+    w_scale: ArrayLike | None = None,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> F32:
+    """Per-row normalisation (a, b) [O, 2] f32: the update direction of row r is
+    (f32(g[r]) - a[r]) * b[r].
+
+    standardize: a = mean, b = 1 / sqrtf(var) (population variance; sequential f32 sums
+                 mean = S(g) / n, var = S((g - mean)^2) / n); var == 0 gives b = 0.
+    qas:         a = 0, b = f32(f32(f32(g_scale * s_w) / f32(s_w * s_w)) * s_w): the Tiny Training
+                 Engine's quantization-aware scaling written out (gradient w.r.t. the int8
+                 weight, times s_w^-2, applied in int8 units); equals `none` up to rounding,
+                 because the update here is applied to real values.
+    none:        a = 0, b = g_scale (plain SGD on the real gradient).
+    An f32 gradient (no g_scale) counts as scale 1.
+    Rows r >= k of a selection get (0, 0): no update.
+    """
+    ga = np.asarray(g)
+    o = ga.shape[0]
+    rows = o if idx is None else len(_selected_rows(o, idx, k))
+    out = np.zeros((o, 2), dtype=np.float32)
+    if mode == "standardize":
+        flat = ga.reshape(o, -1).astype(np.float32)
+        n = np.float32(flat.shape[1])
+        for r in range(rows):
+            mean = np.float32(seq_sum_f32(flat[r]) / n)
+            d = (flat[r] - mean).astype(np.float32)
+            var = np.float32(seq_sum_f32((d * d).astype(np.float32)) / n)
+            out[r, 0] = mean
+            out[r, 1] = np.float32(np.float32(1.0) / np.sqrt(var)) if var > 0 else np.float32(0.0)
+    elif mode in ("qas", "none"):
+        # an f32 gradient (mixed errors) is real-valued: its scale is 1
+        gs = np.float32(1.0) if g_scale is None else _s(g_scale)
+        if mode == "qas":
+            if w_scale is None:
+                raise ValueError("grad_stats mode qas needs the weight scale")
+            # TTE: gradient w.r.t. the stored int8 weight, Gq = s_g·s_w (per accumulator unit),
+            # scaled by s_w^-2 (QAS), applied in int8 units, i.e. times s_w in real units.
+            sw = _s(w_scale)
+            gq = np.float32(gs * sw)
+            b = np.float32(np.float32(gq / np.float32(sw * sw)) * sw)
+        else:
+            b = gs
+        out[:rows, 1] = b
+    else:
+        raise ValueError(f"grad_stats: unknown mode {mode!r}")
+    return out
+
+
+def _updated_real(
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    g: ArrayLike,
+    stats: ArrayLike,
+    lr: float,
+    idx: ArrayLike | None,
+    k: ArrayLike | None,
+) -> F32:
+    """Real weights after the step: f32(w - zw) * sw - f32(lr) * ((f32(g[r]) - a[r]) * b[r])."""
+    wa = np.asarray(w, dtype=np.int64)
+    o = wa.shape[0]
+    t1 = (np.float32(_s(w_scale)) * (wa - _i(w_zero_point)).astype(np.float32)).astype(np.float32)
+    ga = np.asarray(g).reshape(o, -1).astype(np.float32)
+    st = np.asarray(stats, dtype=np.float32).reshape(o, 2)
+    rows = _selected_rows(o, idx, k)
+    out = t1.reshape(o, -1).copy()
+    lr32 = np.float32(lr)
+    for r, row in enumerate(rows):
+        a, b = st[r, 0], st[r, 1]
+        if b == 0:
+            continue
+        gn = ((ga[r] - a).astype(np.float32) * b).astype(np.float32)
+        out[row] = (out[row] - (lr32 * gn).astype(np.float32)).astype(np.float32)
+    return out.reshape(wa.shape)
+
+
+def qsgd_range(
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    g: ArrayLike,
+    stats: ArrayLike,
+    lr: float,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> F32:
+    """[min, max] of the updated real weights (nothing is written)."""
+    return minmax(_updated_real(w, w_scale, w_zero_point, g, stats, lr, idx, k))
+
+
+def hash32(x: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """lowbias32 integer hash (uint32 wrap-around arithmetic)."""
+    x = np.asarray(x, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint32(16))
+        x = (x * np.uint32(0x7FEB352D)).astype(np.uint32)
+        x = x ^ (x >> np.uint32(15))
+        x = (x * np.uint32(0x846CA68B)).astype(np.uint32)
+        x = x ^ (x >> np.uint32(16))
+    return x.astype(np.uint32)
+
+
+def uniform01(seed: int, step: int, n: int) -> F32:
+    """n uniforms in [0, 1): u_i = (hash32(base + i) >> 8) * 2^-24, base = hash32(seed * 0x9E3779B9 + step)."""
+    with np.errstate(over="ignore"):
+        base = hash32(np.array([(seed * 0x9E3779B9 + step) & 0xFFFFFFFF], dtype=np.uint32))[0]
+        i = np.arange(n, dtype=np.uint64)
+        keys = ((np.uint64(base) + i) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    h = hash32(keys) >> np.uint32(8)
+    return (h.astype(np.float32) * np.float32(5.9604644775390625e-08)).astype(np.float32)
+
+
+def qsgd_update(
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    g: ArrayLike,
+    stats: ArrayLike,
+    new_scale: ArrayLike,
+    new_zero_point: ArrayLike,
+    lr: float,
+    qmin: int,
+    qmax: int,
+    rounding: str = "nearest",
+    seed: int = 0,
+    step: ArrayLike = 0,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> I32:
+    """New stored weights: d = f32(w_real / s'); nearest: rintf(d); stochastic:
+    floorf(d + u_i) (u from `uniform01(seed, step, numel)`, element i in row-major order);
+    then clamp(r + z', qmin, qmax)."""
+    real = _updated_real(w, w_scale, w_zero_point, g, stats, lr, idx, k)
+    d = (real / _s(new_scale)).astype(np.float32)
+    if rounding == "nearest":
+        r = np.rint(d)
+    elif rounding == "stochastic":
+        u = uniform01(seed, _i(step), d.size).reshape(d.shape)
+        r = np.floor((d + u).astype(np.float32))
+    else:
+        raise ValueError(f"qsgd_update: unknown rounding {rounding!r}")
+    r64 = np.clip(np.nan_to_num(r.astype(np.float64), nan=0.0), -(2.0**40), 2.0**40).astype(np.int64)
+    return np.clip(r64 + _i(new_zero_point), qmin, qmax).astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------------
+# Dynamic partial updates (Deutel et al. 2024)
+# ---------------------------------------------------------------------------------------
+
+
+def topk_count(loss: ArrayLike, loss_max: ArrayLike, lambda_min: float, lambda_max: float, structures: int) -> I32:
+    """k = max(floor(min(lmin + f32(|loss| / loss_max) * (lmax - lmin), 1) * N), 1);
+    loss_max <= 0 counts as ratio 1. All f32 operations."""
+    eps = np.float32(abs(_s(loss)))
+    emax = _s(loss_max)
+    ratio = np.float32(eps / emax) if emax > 0 else np.float32(1.0)
+    lmin, lmax = np.float32(lambda_min), np.float32(lambda_max)
+    frac = np.float32(lmin + np.float32(ratio * np.float32(lmax - lmin)))
+    if frac != frac:  # NaN loss (a diverged run): update everything, as the C kernel does
+        return np.array(structures, dtype=np.int32)
+    frac = min(frac, np.float32(1.0))
+    k = int(np.floor(np.float32(frac * np.float32(structures))))
+    return np.array(max(min(k, structures), 1), dtype=np.int32)
+
+
+def structure_magnitude(e: ArrayLike, e_zero_point: ArrayLike) -> NDArray[np.int64]:
+    """m[o] = sum over every axis but 1 of |e - ze| (exact integers)."""
+    ea = np.abs(np.asarray(e, dtype=np.int64) - _i(e_zero_point))
+    axes = tuple(a for a in range(ea.ndim) if a != 1)
+    return ea.sum(axis=axes)
+
+
+def topk_structures(e: ArrayLike, e_zero_point: ArrayLike, k: ArrayLike) -> I32:
+    """The k structures (axis 1 of the error) with the largest magnitude; ties go to the
+    lower index. First k entries in increasing order, the rest -1."""
+    m = structure_magnitude(e, e_zero_point)
+    o = m.shape[0]
+    kk = max(1, min(_i(k), o))
+    order = sorted(range(o), key=lambda j: (-int(m[j]), j))[:kk]
+    out = np.full(o, -1, dtype=np.int32)
+    out[:kk] = sorted(order)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# The float ops left in a quantized training step, computed as the C kernels compute them
+#
+# In a quantized step only the loss, its gradient and the bias gradients stay f32. Their
+# general reference (odtc.runtime.reference) sums in float64 and rounds once, which the C
+# kernels match only to ~1 ulp; one ulp in the loss gradient can flip an int8 error's
+# rounding and the trajectories part. qtrain-quantize therefore marks these ops
+# `qtrain.c_f32` and the interpreter evaluates them with the exact f32 operation sequence of
+# runtime/c/src/{mathf,loss_f32,conv2d_f32,dense_f32}.c (odtc_expf/odtc_logf, sequential
+# sums), so the whole quantized step is bit-exact.
+# ---------------------------------------------------------------------------------------
+
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.121944417e-4)
+_INV_LN2 = np.float32(1.442695022)
+_MAGIC = np.float32(12582912.0)
+
+
+def _from_bits(u: NDArray[Any]) -> NDArray[np.float32]:
+    return np.asarray(u, dtype=np.uint32).view(np.float32)
+
+
+def expf32(x: ArrayLike) -> NDArray[np.float32]:
+    """odtc_expf (runtime/c/src/mathf.c), element-wise, bit for bit."""
+    xa = np.asarray(x, dtype=np.float32)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        xs = np.clip(xa, np.float32(-104.0), np.float32(89.0))
+        kf = ((xs * _INV_LN2).astype(np.float32) + _MAGIC).astype(np.float32) - _MAGIC
+        kf = kf.astype(np.float32)
+        k = kf.astype(np.int32)
+        r = ((xs - (kf * _LN2_HI).astype(np.float32)).astype(np.float32) - (kf * _LN2_LO).astype(np.float32)).astype(np.float32)
+        q = np.full_like(r, np.float32(1.381453942e-3))
+        for c in (8.368745446e-3, 4.166838899e-2, 1.666652113e-1, 4.999999404e-1):
+            q = ((q * r).astype(np.float32) + np.float32(c)).astype(np.float32)
+        p = (np.float32(1.0) + (r + ((r * r).astype(np.float32) * q).astype(np.float32)).astype(np.float32)).astype(np.float32)
+        kc = np.clip(k, -126, 127)
+        normal = (p * _from_bits(((kc + 127).astype(np.int64) << 23).astype(np.uint32))).astype(np.float32)
+        big = ((p * np.float32(2.0)).astype(np.float32)
+               * _from_bits(((np.clip(k, 128, 128) - 1 + 127).astype(np.int64) << 23).astype(np.uint32))).astype(np.float32)
+        ksmall = np.clip(k, -200, -127)
+        small = ((p * _from_bits(((ksmall + 64 + 127).astype(np.int64) << 23).astype(np.uint32))).astype(np.float32)
+                 * _from_bits(np.full(k.shape, (127 - 64) << 23, dtype=np.uint32))).astype(np.float32)
+        out = np.where(k > 127, big, np.where(k < -126, small, normal)).astype(np.float32)
+        out = np.where(xa > np.float32(89.0), np.float32(np.inf), out)
+        out = np.where(xa < np.float32(-104.0), np.float32(0.0), out)
+        out = np.where(np.isnan(xa), xa, out)
+    return out.astype(np.float32)
+
+
+def logf32(x: float | np.floating[Any]) -> np.float32:
+    """odtc_logf (runtime/c/src/mathf.c) for one value, bit for bit."""
+    xf = np.float32(x)
+    ix = int(np.array(xf, dtype=np.float32).view(np.uint32))
+    k = 0
+    if ix >= 0x7F800000 or ix < 0x00800000:
+        if ix & 0x7FFFFFFF == 0:
+            return np.float32(-np.inf)
+        if ix == 0x7F800000:
+            return xf
+        if ix & 0x7FFFFFFF > 0x7F800000:
+            return np.float32(np.nan)
+        if ix >> 31:
+            return np.float32(np.nan)
+        ix = int(np.array(np.float32(xf * np.float32(8388608.0)), dtype=np.float32).view(np.uint32))
+        k = -23
+    ix = (ix + 0x3F800000 - 0x3F3504F3) & 0xFFFFFFFF
+    k += (ix >> 23) - 127
+    m = np.float32(np.array((ix & 0x007FFFFF) + 0x3F3504F3, dtype=np.uint32).view(np.float32))
+    f = np.float32(m - np.float32(1.0))
+    s = np.float32(f / np.float32(np.float32(2.0) + f))
+    z = np.float32(s * s)
+    r = np.float32(2.358147353e-1)
+    for c in (2.853734791e-1, 4.000033438e-1, 6.666666269e-1):
+        r = np.float32(np.float32(r * z) + np.float32(c))
+    r = np.float32(r * z)
+    hfsq = np.float32(np.float32(np.float32(0.5) * f) * f)
+    kf = np.float32(k)
+    inner = np.float32(np.float32(f - hfsq) + np.float32(np.float32(s * np.float32(hfsq + r)) + np.float32(kf * _LN2_LO)))
+    return np.float32(np.float32(kf * _LN2_HI) + inner)
+
+
+def _row_stats(row: NDArray[np.float32]) -> tuple[np.float32, np.float32]:
+    m = np.float32(row.max())  # the C's first-maximum scan gives the same value
+    e = expf32((row - m).astype(np.float32))
+    return m, seq_sum_f32(e)
+
+
+def softmax_cross_entropy_c(logits: ArrayLike, labels: ArrayLike) -> F32:
+    """odtc_softmax_cross_entropy_f32: mean over rows of (m + logf(Σ expf(l − m))) − l[label]."""
+    la = np.asarray(logits, dtype=np.float32)
+    lab = np.asarray(labels).reshape(-1)
+    total = np.float32(0.0)
+    for i in range(la.shape[0]):
+        m, s = _row_stats(la[i])
+        lse = np.float32(m + logf32(s))
+        total = np.float32(total + np.float32(lse - la[i, int(lab[i])]))
+    return np.array(np.float32(total / np.float32(la.shape[0])), dtype=np.float32)
+
+
+def softmax_cross_entropy_grad_c(logits: ArrayLike, labels: ArrayLike) -> F32:
+    """odtc_softmax_cross_entropy_f32_grad: (expf(l − m) / s − [j == label]) / n."""
+    la = np.asarray(logits, dtype=np.float32)
+    lab = np.asarray(labels).reshape(-1)
+    n = np.float32(la.shape[0])
+    out = np.empty_like(la)
+    for i in range(la.shape[0]):
+        m, s = _row_stats(la[i])
+        p = (expf32((la[i] - m).astype(np.float32)) / s).astype(np.float32)
+        p[int(lab[i])] = np.float32(p[int(lab[i])] - np.float32(1.0))
+        out[i] = (p / n).astype(np.float32)
+    return out
+
+
+def grad_bias_c(dy: ArrayLike) -> F32:
+    """odtc_conv2d_f32_grad_bias / odtc_dense_f32_grad_bias: per channel a sequential f32 sum
+    over (n, spatial) in memory order, starting from +0.0f."""
+    d = np.asarray(dy, dtype=np.float32)
+    o = d.shape[1]
+    per = np.moveaxis(d.reshape(d.shape[0], o, -1), 1, 0).reshape(o, -1)
+    out = np.empty(o, dtype=np.float32)
+    for c in range(o):
+        out[c] = np.float32(np.float32(0.0) + seq_sum_f32(per[c])) if per[c].size else np.float32(0.0)
+    return out

@@ -1,0 +1,351 @@
+// One case per verifier message of dialects/qtrain_fqt.py (every `raise _err(...)`, the
+// shared helpers _scalar/_range/_q8/_require_acc/_verify_select included), plus the
+// qtrain.py helpers the FQT verifiers reach. --verify-diagnostics prints the message alone
+// on the first line of each failing chunk, then the IR; every CHECK is that whole first
+// line (--match-full-lines), so a changed message or a case that stops failing breaks the
+// test. Ops with several optional operands have no custom syntax: they are written in the
+// generic form.
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics | filecheck %s --match-full-lines
+
+// ==== shared operand checks ======================================================================
+
+// _scalar: a scale must be tensor<f32>
+func.func @scalar_shape(%a: tensor<2xf32>, %b: tensor<f32>) -> tensor<f32> {
+  %s = qtrain.scale_mul %a, %b : (tensor<2xf32>, tensor<f32>) -> tensor<f32>
+  func.return %s : tensor<f32>
+}
+// CHECK: qtrain.scale_mul: lhs must be tensor<f32>, got tensor<2xf32>
+
+// -----
+
+// _range: a range is tensor<2xf32>
+func.func @range_shape(%x: tensor<2x3xf32>) -> tensor<3xf32> {
+  %r = qtrain.minmax %x : (tensor<2x3xf32>) -> tensor<3xf32>
+  func.return %r : tensor<3xf32>
+}
+// CHECK: qtrain.minmax: result must be a range tensor<2xf32>, got tensor<3xf32>
+
+// -----
+
+// _q8: 8-bit storage
+func.func @q8_storage(%x: tensor<2x3x!qtrain.q<si16, sym>>, %z: tensor<i32>, %w: tensor<4x3x!qtrain.q<si8, sym>>) -> tensor<2x4x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qdense_acc"(%x, %z, %w, %z) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<2x3x!qtrain.q<si16, sym>>, tensor<i32>, tensor<4x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<2x4x!qtrain.q<si32, sym>>
+  func.return %a : tensor<2x4x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_acc: input must have 8-bit storage, got !qtrain.q<si16, sym>
+
+// -----
+
+// _q8: per-tensor quantization
+func.func @q8_per_channel(%e: tensor<2x4x!qtrain.q<si8, asym, axis 1>>, %z: tensor<i32>, %k: tensor<i32>) -> tensor<4xi32> {
+  %i = qtrain.topk_structures %e[%z], %k : (tensor<2x4x!qtrain.q<si8, asym, axis 1>>, tensor<i32>, tensor<i32>) -> tensor<4xi32>
+  func.return %i : tensor<4xi32>
+}
+// CHECK: qtrain.topk_structures: output error must be quantized per tensor, got !qtrain.q<si8, asym, axis 1>
+
+// -----
+
+// _require_acc: an accumulator is !qtrain.q<si32, sym>
+func.func @acc_asym(%a: tensor<2x4x!qtrain.q<si32, asym>>) -> tensor<2x4x!qtrain.q<si32, asym>> {
+  %r = qtrain.acc_relu %a : (tensor<2x4x!qtrain.q<si32, asym>>) -> tensor<2x4x!qtrain.q<si32, asym>>
+  func.return %r : tensor<2x4x!qtrain.q<si32, asym>>
+}
+// CHECK: qtrain.acc_relu: input must be an accumulator tensor of !qtrain.q<si32, sym>, got !qtrain.q<si32, asym>
+
+// -----
+
+// _verify_select: the index list without the count
+func.func @select_half(%x: tensor<2x3x!qtrain.q<si8, asym>>, %e: tensor<2x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %idx: tensor<4xi32>) -> tensor<4x3x!qtrain.q<si32, sym>> {
+  %g = "qtrain.qdense_grad_weight"(%x, %z, %e, %z, %idx) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0>}> : (tensor<2x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4xi32>) -> tensor<4x3x!qtrain.q<si32, sym>>
+  func.return %g : tensor<4x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_grad_weight: select needs both the index list and the count
+
+// -----
+
+// _verify_select: one index entry per row of the result
+func.func @select_shape(%x: tensor<2x3x!qtrain.q<si8, asym>>, %e: tensor<2x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %idx: tensor<3xi32>, %k: tensor<i32>) -> tensor<4x3x!qtrain.q<si32, sym>> {
+  %g = "qtrain.qdense_grad_weight"(%x, %z, %e, %z, %idx, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<2x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<3xi32>, tensor<i32>) -> tensor<4x3x!qtrain.q<si32, sym>>
+  func.return %g : tensor<4x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_grad_weight: selection must be tensor<4xi32>, got tensor<3xi32>
+
+// ==== ranges =====================================================================================
+
+// -----
+
+func.func @ema_alpha(%r: tensor<2xf32>, %o: tensor<2xf32>) -> tensor<2xf32> {
+  %n = qtrain.ema %r, %o alpha 0.000000e+00 : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  func.return %n : tensor<2xf32>
+}
+// CHECK: qtrain.ema: alpha must be in (0, 1], got 0.0
+
+// -----
+
+func.func @range_scale_qtype(%r: tensor<2xf32>) -> tensor<f32> {
+  %s = qtrain.range_scale %r for <si16, sym> : (tensor<2xf32>) -> tensor<f32>
+  func.return %s : tensor<f32>
+}
+// CHECK: qtrain.range_scale: quantized type must be 8-bit per tensor, got !qtrain.q<si16, sym>
+
+// ==== forward ====================================================================================
+
+// -----
+
+func.func @bias_without_scale(%x: tensor<1x4x8x8x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w: tensor<8x2x3x3x!qtrain.q<si8, sym>>, %b: tensor<8xf32>) -> tensor<1x8x6x6x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qconv2d_acc"(%x, %z, %w, %z, %b) <{stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0>}> : (tensor<1x4x8x8x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x2x3x3x!qtrain.q<si8, sym>>, tensor<i32>, tensor<8xf32>) -> tensor<1x8x6x6x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x8x6x6x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_acc: a bias needs the accumulator scale
+
+// -----
+
+func.func @conv_acc_channels(%x: tensor<1x4x8x8x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w: tensor<8x3x3x3x!qtrain.q<si8, sym>>) -> tensor<1x8x6x6x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qconv2d_acc"(%x, %z, %w, %z) <{stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x8x8x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x3x3x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<1x8x6x6x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x8x6x6x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_acc: weight has 3 input channels per group, input has 4 in 2 group(s)
+
+// -----
+
+func.func @dense_acc_features(%x: tensor<2x3x!qtrain.q<si8, asym>>, %z: tensor<i32>, %w: tensor<4x5x!qtrain.q<si8, sym>>) -> tensor<2x4x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qdense_acc"(%x, %z, %w, %z) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<2x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4x5x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<2x4x!qtrain.q<si32, sym>>
+  func.return %a : tensor<2x4x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_acc: input has 3 features but weight expects 5 (weight shape [4, 5])
+
+// -----
+
+func.func @acc_relu_type(%a: tensor<2x4x!qtrain.q<si32, sym>>) -> tensor<2x5x!qtrain.q<si32, sym>> {
+  %r = qtrain.acc_relu %a : (tensor<2x4x!qtrain.q<si32, sym>>) -> tensor<2x5x!qtrain.q<si32, sym>>
+  func.return %r : tensor<2x5x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.acc_relu: result type must equal the input type
+
+// -----
+
+func.func @requantize_acc_shape(%a: tensor<2x4x!qtrain.q<si32, sym>>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<2x5x!qtrain.q<ui8, asym>> {
+  %y = qtrain.requantize_acc %a[%s] -> [%s, %z] : (tensor<2x4x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<2x5x!qtrain.q<ui8, asym>>
+  func.return %y : tensor<2x5x!qtrain.q<ui8, asym>>
+}
+// CHECK: qtrain.requantize_acc: input shape [2, 4] and result shape [2, 5] differ
+
+// ==== backward ===================================================================================
+
+// -----
+
+func.func @qrelu_grad_shape(%e: tensor<2x4x!qtrain.q<si8, asym>>, %y: tensor<2x5x!qtrain.q<ui8, asym>>, %z: tensor<i32>) -> tensor<2x4x!qtrain.q<si8, asym>> {
+  %d = qtrain.qrelu_grad %e[%z], %y[%z] : (tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2x5x!qtrain.q<ui8, asym>>, tensor<i32>) -> tensor<2x4x!qtrain.q<si8, asym>>
+  func.return %d : tensor<2x4x!qtrain.q<si8, asym>>
+}
+// CHECK: qtrain.qrelu_grad: error shape [2, 4] and output shape [2, 5] differ
+
+// -----
+
+func.func @qrelu_grad_type(%e: tensor<2x4x!qtrain.q<si8, asym>>, %y: tensor<2x4x!qtrain.q<ui8, asym>>, %z: tensor<i32>) -> tensor<2x4x!qtrain.q<ui8, asym>> {
+  %d = qtrain.qrelu_grad %e[%z], %y[%z] : (tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2x4x!qtrain.q<ui8, asym>>, tensor<i32>) -> tensor<2x4x!qtrain.q<ui8, asym>>
+  func.return %d : tensor<2x4x!qtrain.q<ui8, asym>>
+}
+// CHECK: qtrain.qrelu_grad: result type must equal the output error type
+
+// -----
+
+func.func @dense_grad_input_rows(%e: tensor<2x4x!qtrain.q<si8, asym>>, %w: tensor<5x3x!qtrain.q<si8, sym>>, %z: tensor<i32>) -> tensor<2x3x!qtrain.q<si32, sym>> {
+  %d = qtrain.qdense_grad_input %e[%z], %w[%z] : (tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<5x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<2x3x!qtrain.q<si32, sym>>
+  func.return %d : tensor<2x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_grad_input: output error has 4 features but weight has 5 rows
+
+// -----
+
+func.func @conv_grad_input_channels(%e: tensor<1x8x6x6x!qtrain.q<si8, asym>>, %w: tensor<8x3x3x3x!qtrain.q<si8, sym>>, %z: tensor<i32>) -> tensor<1x4x8x8x!qtrain.q<si32, sym>> {
+  %d = qtrain.qconv2d_grad_input %e[%z], %w[%z] stride [1, 1] padding [0, 0, 0, 0] groups 2 : (tensor<1x8x6x6x!qtrain.q<si8, asym>>, tensor<i32>, tensor<8x3x3x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<1x4x8x8x!qtrain.q<si32, sym>>
+  func.return %d : tensor<1x4x8x8x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_grad_input: weight has 3 input channels per group, result has 4 in 2 group(s)
+
+// -----
+
+func.func @dense_grad_weight_batch(%x: tensor<2x3x!qtrain.q<si8, asym>>, %e: tensor<3x4x!qtrain.q<si8, asym>>, %z: tensor<i32>) -> tensor<4x3x!qtrain.q<si32, sym>> {
+  %g = "qtrain.qdense_grad_weight"(%x, %z, %e, %z) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<2x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<3x4x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<4x3x!qtrain.q<si32, sym>>
+  func.return %g : tensor<4x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_grad_weight: input batch 2 and output error batch 3 differ
+
+// -----
+
+func.func @conv_grad_weight_channels(%x: tensor<1x4x8x8x!qtrain.q<ui8, asym>>, %e: tensor<1x8x6x6x!qtrain.q<si8, asym>>, %z: tensor<i32>) -> tensor<8x3x3x3x!qtrain.q<si32, sym>> {
+  %g = "qtrain.qconv2d_grad_weight"(%x, %z, %e, %z) <{stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x8x8x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x8x6x6x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<8x3x3x3x!qtrain.q<si32, sym>>
+  func.return %g : tensor<8x3x3x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_grad_weight: result has 3 input channels per group, input has 4 in 2 group(s)
+
+// ==== update =====================================================================================
+
+// -----
+
+func.func @grad_stats_rank0(%g: tensor<f32>) -> tensor<1x2xf32> {
+  %st = "qtrain.grad_stats"(%g) <{mode = "standardize", operandSegmentSizes = array<i32: 1, 0, 0, 0, 0>}> : (tensor<f32>) -> tensor<1x2xf32>
+  func.return %st : tensor<1x2xf32>
+}
+// CHECK: qtrain.grad_stats: gradient must have rank >= 1
+
+// -----
+
+func.func @grad_stats_mode(%g: tensor<4x3xf32>) -> tensor<4x2xf32> {
+  %st = "qtrain.grad_stats"(%g) <{mode = "adam", operandSegmentSizes = array<i32: 1, 0, 0, 0, 0>}> : (tensor<4x3xf32>) -> tensor<4x2xf32>
+  func.return %st : tensor<4x2xf32>
+}
+// CHECK: qtrain.grad_stats: mode must be one of standardize, qas, none, got 'adam'
+
+// -----
+
+func.func @grad_stats_acc_scale(%g: tensor<4x3x!qtrain.q<si32, sym>>) -> tensor<4x2xf32> {
+  %st = "qtrain.grad_stats"(%g) <{mode = "none", operandSegmentSizes = array<i32: 1, 0, 0, 0, 0>}> : (tensor<4x3x!qtrain.q<si32, sym>>) -> tensor<4x2xf32>
+  func.return %st : tensor<4x2xf32>
+}
+// CHECK: qtrain.grad_stats: mode 'none' needs the scale of the accumulator gradient
+
+// -----
+
+// An f32 gradient needs no gradient scale, but qas always needs the weight scale.
+func.func @grad_stats_qas(%g: tensor<4x3xf32>) -> tensor<4x2xf32> {
+  %st = "qtrain.grad_stats"(%g) <{mode = "qas", operandSegmentSizes = array<i32: 1, 0, 0, 0, 0>}> : (tensor<4x3xf32>) -> tensor<4x2xf32>
+  func.return %st : tensor<4x2xf32>
+}
+// CHECK: qtrain.grad_stats: mode 'qas' needs the weight scale
+
+// -----
+
+func.func @qsgd_range_weight(%w: tensor<4x3xf32>, %s: tensor<f32>, %z: tensor<i32>, %g: tensor<4x3xf32>, %st: tensor<4x2xf32>) -> tensor<2xf32> {
+  %r = "qtrain.qsgd_range"(%w, %s, %z, %g, %st) <{lr = 1.000000e-02 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<4x3xf32>, tensor<f32>, tensor<i32>, tensor<4x3xf32>, tensor<4x2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qsgd_range: weight must be an 8-bit per-tensor quantized tensor, got tensor<4x3xf32>
+
+// -----
+
+func.func @qsgd_range_grad_shape(%w: tensor<4x3x!qtrain.q<si8, sym>>, %s: tensor<f32>, %z: tensor<i32>, %g: tensor<4x2xf32>, %st: tensor<4x2xf32>) -> tensor<2xf32> {
+  %r = "qtrain.qsgd_range"(%w, %s, %z, %g, %st) <{lr = 1.000000e-02 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<4x3x!qtrain.q<si8, sym>>, tensor<f32>, tensor<i32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qsgd_range: gradient shape [4, 2] differs from weight shape [4, 3]
+
+// -----
+
+func.func @qsgd_range_lr(%w: tensor<4x3x!qtrain.q<si8, sym>>, %s: tensor<f32>, %z: tensor<i32>, %g: tensor<4x3xf32>, %st: tensor<4x2xf32>) -> tensor<2xf32> {
+  %r = "qtrain.qsgd_range"(%w, %s, %z, %g, %st) <{lr = 0.000000e+00 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<4x3x!qtrain.q<si8, sym>>, tensor<f32>, tensor<i32>, tensor<4x3xf32>, tensor<4x2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qsgd_range: lr must be positive, got 0.0
+
+// -----
+
+func.func @qsgd_update_missing(%g: tensor<4x3xf32>, %st: tensor<4x2xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  "qtrain.qsgd_update"(%g, %st, %s, %z, %s, %z) <{param = @nope, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<4x3xf32>, tensor<4x2xf32>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qsgd_update: no qtrain.param named @nope
+
+// -----
+
+qtrain.param @w frozen : tensor<4x3x!qtrain.q<si8, sym>> = dense<1> : tensor<4x3xi8>
+func.func @qsgd_update_frozen(%g: tensor<4x3xf32>, %st: tensor<4x2xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  "qtrain.qsgd_update"(%g, %st, %s, %z, %s, %z) <{param = @w, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<4x3xf32>, tensor<4x2xf32>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qsgd_update: @w is not a trainable qtrain.param
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, sym>> = dense<1> : tensor<4x3xi8>
+func.func @qsgd_update_rounding(%g: tensor<4x3xf32>, %st: tensor<4x2xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  "qtrain.qsgd_update"(%g, %st, %s, %z, %s, %z) <{param = @w, lr = 1.000000e-02 : f64, rounding = "up", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<4x3xf32>, tensor<4x2xf32>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qsgd_update: rounding must be one of nearest, stochastic, got 'up'
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, sym>> = dense<1> : tensor<4x3xi8>
+func.func @qsgd_update_no_step(%g: tensor<4x3xf32>, %st: tensor<4x2xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  "qtrain.qsgd_update"(%g, %st, %s, %z, %s, %z) <{param = @w, lr = 1.000000e-02 : f64, rounding = "stochastic", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<4x3xf32>, tensor<4x2xf32>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qsgd_update: stochastic rounding needs the step operand (the random stream position)
+
+// ==== partial updates ============================================================================
+
+// -----
+
+func.func @topk_count_lambdas(%l: tensor<f32>, %m: tensor<f32>) -> tensor<i32> {
+  %k = qtrain.topk_count %l, %m lambda_min 8.000000e-01 lambda_max 5.000000e-01 structures 8 : (tensor<f32>, tensor<f32>) -> tensor<i32>
+  func.return %k : tensor<i32>
+}
+// CHECK: qtrain.topk_count: need 0 <= lambda_min <= lambda_max <= 1, got 0.8 and 0.5
+
+// -----
+
+func.func @topk_count_structures(%l: tensor<f32>, %m: tensor<f32>) -> tensor<i32> {
+  %k = qtrain.topk_count %l, %m lambda_min 5.000000e-01 lambda_max 1.000000e+00 structures 0 : (tensor<f32>, tensor<f32>) -> tensor<i32>
+  func.return %k : tensor<i32>
+}
+// CHECK: qtrain.topk_count: structures must be >= 1, got 0
+
+// -----
+
+func.func @topk_structures_result(%e: tensor<2x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %k: tensor<i32>) -> tensor<3xi32> {
+  %i = qtrain.topk_structures %e[%z], %k : (tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<i32>) -> tensor<3xi32>
+  func.return %i : tensor<3xi32>
+}
+// CHECK: qtrain.topk_structures: result must be tensor<4xi32>, got tensor<3xi32>
+
+// ==== qtrain.py helpers reached through the FQT verifiers ========================================
+
+// -----
+
+func.func @not_quantized(%e: tensor<2x4xf32>, %y: tensor<2x4x!qtrain.q<ui8, asym>>, %z: tensor<i32>) -> tensor<2x4xf32> {
+  %d = qtrain.qrelu_grad %e[%z], %y[%z] : (tensor<2x4xf32>, tensor<i32>, tensor<2x4x!qtrain.q<ui8, asym>>, tensor<i32>) -> tensor<2x4xf32>
+  func.return %d : tensor<2x4xf32>
+}
+// CHECK: qtrain.qrelu_grad: output error must be a quantized tensor (!qtrain.q), got f32
+
+// -----
+
+func.func @minmax_not_f32(%x: tensor<2x3xi32>) -> tensor<2xf32> {
+  %r = qtrain.minmax %x : (tensor<2x3xi32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.minmax: input must have element type f32, got i32
+
+// -----
+
+func.func @topk_structures_rank(%e: tensor<2x4x3x!qtrain.q<si8, asym>>, %z: tensor<i32>, %k: tensor<i32>) -> tensor<4xi32> {
+  %i = qtrain.topk_structures %e[%z], %k : (tensor<2x4x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<i32>) -> tensor<4xi32>
+  func.return %i : tensor<4xi32>
+}
+// CHECK: qtrain.topk_structures: output error must have rank 2 or 4, got shape [2, 4, 3]
+
+// -----
+
+func.func @conv_acc_result_shape(%x: tensor<1x4x8x8x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w: tensor<8x2x3x3x!qtrain.q<si8, sym>>) -> tensor<1x8x8x8x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qconv2d_acc"(%x, %z, %w, %z) <{stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x8x8x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x2x3x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<1x8x8x8x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x8x8x8x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_acc: result has shape [1, 8, 8, 8] but expected [1, 8, 6, 6]
+
+// -----
+
+func.func @conv_grad_weight_groups(%x: tensor<1x4x8x8x!qtrain.q<ui8, asym>>, %e: tensor<1x6x6x6x!qtrain.q<si8, asym>>, %z: tensor<i32>) -> tensor<6x1x3x3x!qtrain.q<si32, sym>> {
+  %g = "qtrain.qconv2d_grad_weight"(%x, %z, %e, %z) <{stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x8x8x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x6x6x6x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<6x1x3x3x!qtrain.q<si32, sym>>
+  func.return %g : tensor<6x1x3x3x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_grad_weight: groups 4 must divide input channels 4 and output channels 6
+
+// -----
+
+func.func @conv_grad_input_stride(%e: tensor<1x8x6x6x!qtrain.q<si8, asym>>, %w: tensor<8x2x3x3x!qtrain.q<si8, sym>>, %z: tensor<i32>) -> tensor<1x4x8x8x!qtrain.q<si32, sym>> {
+  %d = qtrain.qconv2d_grad_input %e[%z], %w[%z] stride [0, 1] padding [0, 0, 0, 0] groups 2 : (tensor<1x8x6x6x!qtrain.q<si8, asym>>, tensor<i32>, tensor<8x2x3x3x!qtrain.q<si8, sym>>, tensor<i32>) -> tensor<1x4x8x8x!qtrain.q<si32, sym>>
+  func.return %d : tensor<1x4x8x8x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qconv2d_grad_input: stride values must be >= 1, got [0, 1]
