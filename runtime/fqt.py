@@ -443,16 +443,26 @@ def qsgd_update(
     idx: ArrayLike | None = None,
     k: ArrayLike | None = None,
 ) -> I32:
-    """New stored weights: d = f32(w_real / s'); nearest: rintf(d); stochastic:
-    floorf(d + u_i) (u from `uniform01(seed, step, numel)`, element i in row-major order);
+    """New stored weights: d = f32(w_real / s'); nearest: rintf(d); stochastic: in rows that
+    took a gradient step (selected and b != 0) floorf(d + u_i) (u from
+    `uniform01(seed, step, numel)`, element i in row-major order), in the other rows rintf(d);
     then clamp(r + z', qmin, qmax)."""
     real = _updated_real(w, w_scale, w_zero_point, g, stats, lr, idx, k)
     d = (real / _s(new_scale)).astype(np.float32)
     if rounding == "nearest":
         r = np.rint(d)
     elif rounding == "stochastic":
+        # only rows that took a gradient step (selected, b != 0) round stochastically; a row
+        # that is only re-expressed on the new grid rounds to nearest, so untouched rows do
+        # not random-walk (this broke partial updates at λmin = 0.1 before)
+        o = d.shape[0]
+        st = np.asarray(stats, dtype=np.float32).reshape(o, 2)
+        stepped = np.zeros(o, dtype=bool)
+        for rr, row in enumerate(_selected_rows(o, idx, k)):
+            stepped[row] = st[rr, 1] != 0
         u = uniform01(seed, _i(step), d.size).reshape(d.shape)
-        r = np.floor((d + u).astype(np.float32))
+        shape = (o,) + (1,) * (d.ndim - 1)
+        r = np.where(stepped.reshape(shape), np.floor((d + u).astype(np.float32)), np.rint(d))
     else:
         raise ValueError(f"qsgd_update: unknown rounding {rounding!r}")
     r64 = np.clip(np.nan_to_num(r.astype(np.float64), nan=0.0), -(2.0**40), 2.0**40).astype(np.int64)

@@ -639,7 +639,8 @@ def qsgd_slow(w, sw, zw, g, st, s2, z2, lr, qmin, qmax, rows=None, u=None):
                 v = t1
             real[i, j] = v
             d = np.float32(v / s232)
-            if u is None:
+            stepped = i in src and np.float32(st[src[i]][1]) != 0
+            if u is None or not stepped:  # rows without a gradient step round to nearest
                 q = round(float(d))  # ties to even
             else:
                 q = math.floor(f32(float(d) + u[i * cols + j]))

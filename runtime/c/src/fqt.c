@@ -688,10 +688,13 @@ static ODTC_ALWAYS_INLINE void qsgd_update(const fqt_update *u, int32_t g_type, 
     int32_t next = 0;
     for (int32_t row = 0; row < u->rows; ++row) {
         const fqt_row r = fqt_row_at(u, row, &next);
+        /* stochastic rounding only where a gradient step was taken; a row that is only
+         * re-expressed on the new grid rounds to nearest (no random walk of untouched rows) */
+        const int32_t sr = stochastic && r.gr >= 0 && r.b != 0.0f;
         for (size_t j = 0; j < u->row_len; ++j) {
             const size_t i = (size_t)row * u->row_len + j;
             const float d = fqt_real(u, g_type, &r, i, j) / s2; /* w[i] is read before it is written */
-            const float q = stochastic ? floorf(d + fqt_uniform_at(base, (uint32_t)i)) : rintf(d);
+            const float q = sr ? floorf(d + fqt_uniform_at(base, (uint32_t)i)) : rintf(d);
             fqt_store_q(w, u->w_storage, i, fqt_clamp_i64(fqt_round_to_i64(q) + z2, qmin, qmax));
         }
     }
