@@ -125,3 +125,21 @@ def test_cortex_m4_equals_host_u8_partial(tmp_path: Path) -> None:
             err_msg=name,
         )
     assert m.instructions_per_step and m.instructions_per_step > 0
+
+
+def test_mlp_u8_c_equals_interpreter_bit_exact(tmp_path: Path) -> None:
+    """The MNIST MLP (784-64-10) trained fully quantized: C == interpreter, bit for bit."""
+    build = tmp_path / "mlp"
+    api.compile_model(builder.mnist_mlp(), cfg({"scheme": "u8-asym"}), build, "host")
+    ds = load_dataset("mnist").limited(40)
+    c = api.train(build, ds, backend="c", seed=3)
+    i = api.train(build, ds, backend="interpreter", seed=3)
+    np.testing.assert_array_equal(
+        np.asarray(c.losses, np.float32).view(np.uint32), np.asarray(i.losses, np.float32).view(np.uint32)
+    )
+    for name in c.params:
+        np.testing.assert_array_equal(
+            np.asarray(c.params[name], np.float32).view(np.uint32),
+            np.asarray(i.params[name], np.float32).view(np.uint32),
+            err_msg=name,
+        )
