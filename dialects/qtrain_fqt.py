@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import (
     Float64Type,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
     Signedness,
     StringAttr,
     SymbolRefAttr,
@@ -48,18 +49,16 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
-    opt_prop_def,
     prop_def,
     result_def,
 )
 
-from odtc.dialects.qtrain import (  # noqa: F401  (names used below)
+from odtc.dialects.qtrain import (
     ParamOp,
     QuantType,
     _check_groups,  # pyright: ignore[reportPrivateUsage]
     _err,  # pyright: ignore[reportPrivateUsage]
     _fmt,  # pyright: ignore[reportPrivateUsage]
-    _i64_array,  # pyright: ignore[reportPrivateUsage]
     _ints,  # pyright: ignore[reportPrivateUsage]
     _lookup,  # pyright: ignore[reportPrivateUsage]
     _module_of,  # pyright: ignore[reportPrivateUsage]
@@ -79,8 +78,6 @@ NORMALIZATIONS = ("standardize", "qas", "none")
 
 
 def acc_type() -> QuantType:
-    from xdsl.dialects.builtin import IntegerType
-
     return QuantType(IntegerType(32, Signedness.SIGNED), True)
 
 
@@ -901,4 +898,3 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
 )
 
 __all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]
-_ = (DenseArrayBase, _i64_array, opt_prop_def, i64)

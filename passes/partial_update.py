@@ -83,9 +83,9 @@ class PartialUpdatePass(ModulePass):
         for o in (old, m2, store):
             block.insert_op_before(o, anchor)
         for upd in updates:
-            self._select(block, upd, loss, m2.output)
+            self._select(upd, loss, m2.output)
 
-    def _select(self, block: object, upd: qt.QSgdUpdateOp, loss: SSAValue, lmax: SSAValue) -> None:
+    def _select(self, upd: qt.QSgdUpdateOp, loss: SSAValue, lmax: SSAValue) -> None:
         g = upd.grad
         gw = g.owner
         name = upd.param.root_reference.data
@@ -97,7 +97,6 @@ class PartialUpdatePass(ModulePass):
         n = qt.tensor_shape(g)[0]
         k = qt.TopkCountOp(loss, lmax, self.lambda_min, self.lambda_max, n)
         idx = qt.TopkStructuresOp(gw.output_grad, gw.output_grad_zero_point, k.output)
-        assert gw.parent_block() is not None
         b = gw.parent_block()
         assert b is not None
         b.insert_op_before(k, gw)

@@ -62,14 +62,12 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
-    FloatAttr,
     Float32Type,
     IntegerAttr,
     i64,
     IntegerType,
     ModuleOp,
     Signedness,
-    StringAttr,
     SymbolRefAttr,
     UnitAttr,
     TensorType,
@@ -176,8 +174,6 @@ class QuantizePass(ModulePass):
         train = funcs.get("train_step")
         if train is None:
             raise _fail("no @train_step: run qtrain-autodiff first")
-        if any(isinstance(o, qt.QuantType) for o in ()):  # pragma: no cover
-            pass
         for o in train.body.walk():
             if isinstance(o, qt.QConv2dAccOp | qt.QDenseAccOp):
                 raise _fail("@train_step is already quantized")
@@ -262,7 +258,10 @@ class _Rewriter:
         self.training = training
         self.q: dict[SSAValue, QInfo] = {}  # float activation -> quantized
         self.e: dict[SSAValue, QInfo] = {}  # float error -> quantized (errors=int8)
-        self.wq: dict[str, QInfo] = {}
+        self.wq: dict[str, QInfo] = {}  # quantized weight loads by parameter name
+        self.fused: set[SSAValue] = set()  # layer outputs whose relu became acc_relu
+        self.deq: dict[SSAValue, SSAValue] = {}  # float views (dequantize) already made
+        self.gq: dict[SSAValue, tuple[SSAValue, SSAValue]] = {}  # float grad -> (int32 grad, scale)
         self.dead: list[Operation] = []
         self.site = 0
         ops = list(self.block.ops)
@@ -383,7 +382,7 @@ class _Rewriter:
         if isinstance(o, qt.Conv2dOp | qt.DenseOp):
             self._layer(o)
         elif isinstance(o, qt.ReluOp):
-            if o.input not in self.fused_relu_src:
+            if o.input not in self.fused:
                 raise self._unsupported(o, "a relu must directly follow a conv2d or dense layer")
             self.dead.append(o)
         elif isinstance(o, qt.FlattenOp | qt.ReshapeOp):
@@ -406,16 +405,10 @@ class _Rewriter:
         else:
             raise self._unsupported(o)
 
-    @property
-    def fused_relu_src(self) -> set[SSAValue]:
-        return getattr(self, "_fused", set())
-
     def _dequant(self, v: SSAValue, x: QInfo) -> SSAValue:
-        key = ("deq", v)
-        cache: dict[Any, SSAValue] = self.__dict__.setdefault("_deq", {})
-        if key not in cache:
-            cache[key] = self._v(qt.DequantizeOp(x.value, x.scale, x.zero_point))
-        return cache[key]
+        if v not in self.deq:
+            self.deq[v] = self._v(qt.DequantizeOp(x.value, x.scale, x.zero_point))
+        return self.deq[v]
 
     def _layer(self, o: qt.Conv2dOp | qt.DenseOp) -> None:
         x = self._act(o.input, o)
@@ -434,7 +427,7 @@ class _Rewriter:
         relu = users[0] if len(users) == 1 and isinstance(users[0], qt.ReluOp) else None
         if relu is not None:
             acc = self._v(qt.AccReluOp(acc))
-            self.__dict__.setdefault("_fused", set()).add(out)
+            self.fused.add(out)
             out = relu.output
         at = self.p.act_type
         obs = self._v(qt.MinMaxOp(acc, sacc)) if self.training else None
@@ -563,10 +556,6 @@ class _Rewriter:
             raise self._unsupported(o)
         self.dead.append(o)
 
-    @property
-    def gq(self) -> dict[SSAValue, tuple[SSAValue, SSAValue]]:
-        return self.__dict__.setdefault("_gq", {})
-
     def _update(self, o: qt.SgdUpdateOp) -> None:
         name = o.param.root_reference.data
         if name not in self.weights:
@@ -599,4 +588,3 @@ class _Rewriter:
         self.dead.append(o)
 
 
-_ = (FloatAttr,)
