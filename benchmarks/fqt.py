@@ -91,9 +91,10 @@ def run(module, cfg: dict, ds: Dataset, epochs: int, build: Path, target: str = 
 
 def full(args: argparse.Namespace, tmp: Path) -> list[dict]:
     rows = []
-    for dname in ("mnist", "fashion-mnist"):
+    for dname in args.datasets.split(","):
         ds = dataset(dname, args.limit)
-        for var, extra in VARIANTS.items():
+        for var in args.variants.split(","):
+            extra = VARIANTS[var]
             cfg = {"train": {"learning_rate": LR}, **extra}
             rep, mem = run(cnn(), cfg, ds, args.epochs, tmp / f"{dname}-{var}")
             rows.append({
@@ -163,6 +164,10 @@ def partial(args: argparse.Namespace, tmp: Path) -> list[dict]:
                 n = qtrain.tensor_shape(op.weight_grad)[0]
                 m *= _mean_fraction(rep.losses, lmin, 1.0, n) if lmin < 1.0 else 1.0
                 bwd += m
+            elif isinstance(op, qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp):
+                n = qtrain.tensor_shape(op.output_grad)[1]
+                m *= _mean_fraction(rep.losses, lmin, 1.0, n) if lmin < 1.0 else 1.0
+                bwd += m
             elif isinstance(op, api.QUANT_BACKWARD):
                 bwd += m
         m4 = tmp / f"partial-m4-{lmin}"
@@ -187,6 +192,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--steps", type=int, default=20, help="emulated Cortex-M4 steps (partial)")
+    p.add_argument("--datasets", default="mnist,fashion-mnist", help="full: comma-separated datasets")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="full: comma-separated variants")
     args = p.parse_args()
     if args.epochs is None:
         args.epochs = {"full": 3, "transfer": 2, "partial": 1}[args.experiment]

@@ -241,6 +241,15 @@ def op_macs(op: Operation) -> int:
     if isinstance(op, qtrain.QDenseAccOp):
         n, k = shape(op.input)
         return n * k * shape(op.weight)[0]
+    if isinstance(op, qtrain.QDenseGradWeightSgdOp):  # all rows: the worst case of a selection
+        n, k = shape(op.input)
+        return n * k * shape(op.output_grad)[1]
+    if isinstance(op, qtrain.QConv2dGradWeightSgdOp):
+        n, o, oh, ow = shape(op.output_grad)
+        w = op.param_type()
+        assert w is not None, f"{op.name}: {op.param} is not a qtrain.param"
+        _, cg, kh, kw = w.get_shape()
+        return n * o * oh * ow * cg * kh * kw
     if isinstance(op, qtrain.QDenseGradInputOp):
         n, k = shape(op.input_grad)
         return n * k * shape(op.weight)[0]
@@ -284,7 +293,7 @@ def op_macs(op: Operation) -> int:
 
 
 QUANT_BACKWARD = (qtrain.QConv2dGradInputOp, qtrain.QConv2dGradWeightOp, qtrain.QDenseGradInputOp,
-                  qtrain.QDenseGradWeightOp)
+                  qtrain.QDenseGradWeightOp, qtrain.QDenseGradWeightSgdOp, qtrain.QConv2dGradWeightSgdOp)
 
 
 def train_step_macs(fn: func.FuncOp) -> dict[str, int]:

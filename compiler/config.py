@@ -42,6 +42,16 @@ class QuantizeConfig:
     alpha_w: float = 0.1
     alpha_a: float = 0.1
     alpha_e: float = 1.0
+    update: str = "auto"
+    headroom: float = 0.0
+
+
+def resolved_update(q: QuantizeConfig) -> str:
+    """`quantize.update = "auto"`: the fused row-by-row update wherever it applies (int8
+    errors, plain SGD), else every weight requantized each step."""
+    if q.update != "auto":
+        return q.update
+    return "fused" if q.errors == "int8" and q.normalize == "none" else "requantize"
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "quantize.weights": ("per-tensor",),
     "quantize.normalize": ("standardize", "qas", "none"),
     "quantize.rounding": ("nearest", "stochastic"),
+    "quantize.update": ("auto", "fused", "requantize"),
     "build.target": ("host", "cortex-m4", "cortex-m7", "cortex-m55"),
 }
 # Values the issue names that are not built yet: an error that says so, never ignored.
@@ -158,6 +169,13 @@ def _validate(cfg: Config) -> None:
             a = getattr(q, key)
             if not 0.0 < a <= 1.0:
                 raise ConfigError(f"config key 'quantize.{key}' must be in (0, 1], got {a}")
+        if not 0.0 <= q.headroom <= 1.0:
+            raise ConfigError(f"config key 'quantize.headroom' must be in [0, 1], got {q.headroom}")
+        if q.update == "fused" and (q.errors != "int8" or q.normalize != "none"):
+            raise ConfigError(
+                "config key 'quantize.update': \"fused\" applies plain SGD to int8 gradients; with errors = "
+                f"{q.errors!r} and normalize = {q.normalize!r} use \"requantize\" (or \"auto\")"
+            )
         if t.optimizer != "sgd" or t.batch_size != 1:
             raise ConfigError(
                 "config key 'quantize.scheme': quantized training updates weights with plain SGD, one sample "

@@ -21,12 +21,13 @@ so every compile can be reproduced and debugged one pass at a time. The order:
 
 With [quantize] scheme != "none", qtrain-quantize (passes/quantize.py) follows the pruning,
 and with λ < 1 qtrain-partial-update follows it; fuse-updates then finds no float SGD pair
-on quantized weights and leaves them alone.
+on quantized weights and leaves them alone (with `update=fused`, qtrain-quantize already
+emits its own fused row-by-row quantized update).
 """
 
 import numpy as np
 
-from odtc.compiler.config import Config
+from odtc.compiler.config import Config, resolved_update
 
 ALIGNMENT = 8  # bytes; every arena buffer starts at a multiple (float/int32 and SIMD loads)
 
@@ -70,7 +71,9 @@ def pipeline_string(cfg: Config) -> str:
     if q.scheme != "none":
         opts = [f"scheme={q.scheme}", f"errors={q.errors}", f"normalize={q.normalize}", f"rounding={q.rounding}",
                 f"seed={q.seed}", f"alpha-w={_fmt_float(q.alpha_w)}", f"alpha-a={_fmt_float(q.alpha_a)}",
-                f"alpha-e={_fmt_float(q.alpha_e)}"]
+                f"alpha-e={_fmt_float(q.alpha_e)}", f"update={resolved_update(q)}"]
+        if resolved_update(q) == "fused":
+            opts.append(f"headroom={_fmt_float(q.headroom)}")
         passes.append("qtrain-quantize{" + " ".join(opts) + "}")
     pu = cfg.partial_update
     if (pu.lambda_min, pu.lambda_max) != (1.0, 1.0):

@@ -16,12 +16,16 @@ time is an op here, never hidden inside a kernel:
   weight gradient per row (standardisation, QAS or none), `qtrain.qsgd_range` computes the
   range of the updated weights, and `qtrain.qsgd_update` writes the requantized weights
   (nearest or stochastic rounding);
+* or (qtrain-quantize update=fused) `qtrain.q{dense,conv2d}_grad_weight_sgd` compute
+  and apply the gradient row by row on the held grid, keeping each row's range in a
+  `row_range` state, and `qtrain.qweight_regrid` replaces the grid only when those ranges
+  say it no longer fits;
 * partial updates: `qtrain.topk_count` computes k from the loss, `qtrain.topk_structures`
   picks the k rows with the largest error, and the grad-weight / stats / update ops take
   the selection (`select %idx, %k`).
 
 Ops with several optional operands (qconv2d_acc, qdense_acc, q*_grad_weight, grad_stats,
-qsgd_range, qsgd_update) print in the generic form — xDSL's declarative format cannot
+qsgd_range, qsgd_update, q*_grad_weight_sgd) print in the generic form — xDSL's declarative format cannot
 infer their operand types — so the custom forms in their docstrings are notation only.
 """
 
@@ -42,7 +46,7 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
     IRDLOperation,
@@ -56,6 +60,7 @@ from xdsl.irdl import (
 from odtc.dialects.qtrain import (
     ParamOp,
     QuantType,
+    StateOp,
     _check_groups,  # pyright: ignore[reportPrivateUsage]
     _err,  # pyright: ignore[reportPrivateUsage]
     _fmt,  # pyright: ignore[reportPrivateUsage]
@@ -801,6 +806,208 @@ class QSgdUpdateOp(IRDLOperation):
 
 
 # ---------------------------------------------------------------------------------------
+# Fused row-by-row update on a held grid (qtrain-quantize update=fused)
+# ---------------------------------------------------------------------------------------
+
+
+def _fused_q_param(op: Operation, param: SymbolRefAttr, row_range: SymbolRefAttr) -> tuple[int, ...] | None:
+    """Shape of the updated 8-bit parameter (None outside a module); checks the row-range state."""
+    target = _lookup(op, param)
+    if target is None:
+        if _module_of(op) is not None:
+            raise _err(op, f"no qtrain.param named {param}")
+        return None
+    if not isinstance(target, ParamOp) or not target.is_trainable:
+        raise _err(op, f"{param} is not a trainable qtrain.param")
+    q = target.type.element_type
+    if not isinstance(q, QuantType) or q.storage.width.data != 8 or q.per_channel_axis is not None:
+        raise _err(op, f"{param} must be an 8-bit per-tensor quantized parameter, got {target.type}")
+    shape = tuple(target.type.get_shape())
+    want = TensorType(i32, [shape[0], 2])
+    rr = _lookup(op, row_range)
+    if not isinstance(rr, StateOp):
+        raise _err(op, f"{row_range} must be a qtrain.state holding the rows' [min, max] (tensor<{shape[0]}x2xi32>)")
+    if rr.type != want:
+        raise _err(op, f"{row_range} must have type tensor<{shape[0]}x2xi32> (one [min, max] per row of {param}), "
+                       f"got {rr.type}")
+    return shape
+
+
+class _QGradWeightSgd(IRDLOperation):
+    param = prop_def(SymbolRefAttr)
+    row_range = prop_def(SymbolRefAttr)
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    grad_scale = operand_def(TensorType)
+    weight_scale = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    select = opt_operand_def(TensorType)
+    select_count = opt_operand_def(TensorType)
+    step = opt_operand_def(TensorType)
+    lr = prop_def(FloatAttr[Float64Type])
+    rounding = prop_def(StringAttr)
+    seed = prop_def(IntegerAttr[I64])
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax (the declarative format cannot infer them)
+
+    def _props(self, param: str, row_range: str, lr: float, rounding: str, seed: int) -> dict[str, Attribute]:
+        return {"param": SymbolRefAttr(param), "row_range": SymbolRefAttr(row_range), "lr": _f64(lr),
+                "rounding": StringAttr(rounding), "seed": IntegerAttr(seed, i64)}
+
+    def param_type(self) -> TensorType | None:
+        target = _lookup(self, self.param)
+        return target.type if isinstance(target, ParamOp) else None
+
+    def _verify_common(self, rows: int) -> tuple[int, ...] | None:
+        _q8(self, "input", self.input)
+        _q8(self, "output error", self.output_grad)
+        _zp(self, "input", self.input_zero_point)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _scalar(self, "gradient scale", self.grad_scale)
+        _scalar(self, "weight scale", self.weight_scale)
+        _zp(self, "weight", self.weight_zero_point)
+        _verify_select(self, self.select, self.select_count, rows)
+        if not self.lr.value.data > 0:
+            raise _err(self, f"lr must be positive, got {self.lr.value.data}")
+        if self.rounding.data not in ROUNDINGS:
+            raise _err(self, f"rounding must be one of {', '.join(ROUNDINGS)}, got '{self.rounding.data}'")
+        if self.rounding.data == "stochastic" and self.step is None:
+            raise _err(self, "stochastic rounding needs the step operand (the random stream position)")
+        if self.step is not None:
+            _scalar(self, "step", self.step, i32)
+        return _fused_q_param(self, self.param, self.row_range)
+
+
+@irdl_op_definition
+class QDenseGradWeightSgdOp(_QGradWeightSgd):
+    """`qdense_grad_weight` fused with the SGD step of the quantized weight, row by row on
+    the held grid: each (selected) row's int32 gradient is computed and applied at once,
+    w[o] = clamp((w[o] − zw) + round(−lr·s_g/s_w · g[o]) + zw), and the row's [min, max]
+    before clamping goes to the `row_range` state; no weight-gradient buffer exists and
+    unselected rows are not touched (runtime/fqt.py `qgrad_weight_sgd_apply`).
+
+    `qtrain.qdense_grad_weight_sgd @fc.weight rows @fc.weight.row_range, %x[%zx], %e[%ze] scale %sg weight [%sw, %zw] lr 1.0e-02 rounding "stochastic" seed 0 step %t`
+    """
+
+    name = "qtrain.qdense_grad_weight_sgd"
+
+    def __init__(self, param: str, row_range: str, x: SSAValue, zx: SSAValue, e: SSAValue, ze: SSAValue,
+                 g_scale: SSAValue, sw: SSAValue, zw: SSAValue, lr: float, rounding: str, seed: int,
+                 step: SSAValue | None = None, idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        super().__init__(operands=[x, zx, e, ze, g_scale, sw, zw, idx, k, step],
+                         properties=self._props(param, row_range, lr, rounding, seed))
+
+    def verify_(self) -> None:
+        _require_rank(self, "input", self.input, (2,))
+        _require_rank(self, "output error", self.output_grad, (2,))
+        n, k = tensor_shape(self.input)
+        n2, o = tensor_shape(self.output_grad)
+        if n != n2:
+            raise _err(self, f"input batch {n} and output error batch {n2} differ")
+        shape = self._verify_common(o)
+        if shape is not None and shape != (o, k):
+            raise _err(self, f"{self.param} has shape {_fmt(shape)} but input and output error give {_fmt((o, k))}")
+
+
+@irdl_op_definition
+class QConv2dGradWeightSgdOp(_QGradWeightSgd):
+    """`qconv2d_grad_weight` fused with the quantized SGD step, filter by filter (as
+    qdense_grad_weight_sgd; the kernel size is the parameter's).
+
+    `qtrain.qconv2d_grad_weight_sgd @conv.weight rows @conv.weight.row_range, %x[%zx], %e[%ze] scale %sg weight [%sw, %zw] stride [1, 1] padding [1, 1, 1, 1] groups 1 lr 1.0e-02 rounding "nearest" seed 0`
+    """
+
+    name = "qtrain.qconv2d_grad_weight_sgd"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+
+    def __init__(self, param: str, row_range: str, x: SSAValue, zx: SSAValue, e: SSAValue, ze: SSAValue,
+                 g_scale: SSAValue, sw: SSAValue, zw: SSAValue, stride: DenseArrayBase, padding: DenseArrayBase,
+                 groups: IntegerAttr, lr: float, rounding: str, seed: int, step: SSAValue | None = None,
+                 idx: SSAValue | None = None, k: SSAValue | None = None) -> None:
+        props = self._props(param, row_range, lr, rounding, seed)
+        props.update({"stride": stride, "padding": padding, "groups": groups})
+        super().__init__(operands=[x, zx, e, ze, g_scale, sw, zw, idx, k, step], properties=props)
+
+    def verify_(self) -> None:
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "output error", self.output_grad, (4,))
+        n, c, h, wd = tensor_shape(self.input)
+        n2, o, oh, ow = tensor_shape(self.output_grad)
+        g = self.groups.value.data
+        _check_groups(self, g, c, o)
+        shape = self._verify_common(o)
+        if shape is None:
+            return
+        if len(shape) != 4 or shape[0] != o or shape[1] * g != c:
+            raise _err(self, f"{self.param} has shape {_fmt(shape)} but the input has {c} channels in {g} group(s) "
+                             f"and the output error {o}")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        eh, ew = conv_output_hw((h, wd), (shape[2], shape[3]), stride, padding)
+        if (n2, oh, ow) != (n, eh, ew):
+            raise _err(self, f"output error has shape {_fmt((n2, o, oh, ow))}, expected {_fmt((n, o, eh, ew))}")
+
+
+@irdl_op_definition
+class QWeightRegridOp(IRDLOperation):
+    """The weight grid for the next step, in place: the held (s, z) stay, or — when a value
+    went past the grid or the values need less than half of it, judged from the
+    `row_range` state alone — a new grid from that range plus `headroom`·span on each side
+    is written to the `scale` / `zero_point` states, every weight is re-expressed on it and
+    the row ranges are recomputed (runtime/fqt.py `qweight_regrid`).
+
+    `qtrain.qweight_regrid @fc.weight rows @fc.weight.row_range scale @fc.weight.scale zero_point @fc.weight.zero_point headroom 0.000000e+00 rounding "stochastic" seed 0 step %t : tensor<i32>`
+    """
+
+    name = "qtrain.qweight_regrid"
+    param = prop_def(SymbolRefAttr)
+    row_range = prop_def(SymbolRefAttr)
+    scale = prop_def(SymbolRefAttr)
+    zero_point = prop_def(SymbolRefAttr)
+    headroom = prop_def(FloatAttr[Float64Type])
+    rounding = prop_def(StringAttr)
+    seed = prop_def(IntegerAttr[I64])
+    step = opt_operand_def(TensorType)
+    assembly_format = (
+        "$param `rows` $row_range `scale` $scale `zero_point` $zero_point `headroom` $headroom "
+        "`rounding` $rounding `seed` $seed (`step` $step^ `:` type($step))? attr-dict"
+    )
+
+    def __init__(self, param: str, row_range: str, scale: str, zero_point: str, headroom: float,
+                 rounding: str = "nearest", seed: int = 0, step: SSAValue | None = None) -> None:
+        super().__init__(operands=[step],
+                         properties={"param": SymbolRefAttr(param), "row_range": SymbolRefAttr(row_range),
+                                     "scale": SymbolRefAttr(scale), "zero_point": SymbolRefAttr(zero_point),
+                                     "headroom": _f64(headroom), "rounding": StringAttr(rounding),
+                                     "seed": IntegerAttr(seed, i64)})
+
+    def param_type(self) -> TensorType | None:
+        target = _lookup(self, self.param)
+        return target.type if isinstance(target, ParamOp) else None
+
+    def verify_(self) -> None:
+        h = self.headroom.value.data
+        if not 0.0 <= h <= 1.0:
+            raise _err(self, f"headroom must be in [0, 1], got {h}")
+        if self.rounding.data not in ROUNDINGS:
+            raise _err(self, f"rounding must be one of {', '.join(ROUNDINGS)}, got '{self.rounding.data}'")
+        if self.rounding.data == "stochastic" and self.step is None:
+            raise _err(self, "stochastic rounding needs the step operand (the random stream position)")
+        if self.step is not None:
+            _scalar(self, "step", self.step, i32)
+        if _fused_q_param(self, self.param, self.row_range) is None:
+            return
+        for what, sym, elt in (("scale", self.scale, f32), ("zero_point", self.zero_point, i32)):
+            st = _lookup(self, sym)
+            if not isinstance(st, StateOp) or st.type != TensorType(elt, []):
+                raise _err(self, f"{what} {sym} must be a qtrain.state of type tensor<{elt}>")
+
+
+# ---------------------------------------------------------------------------------------
 # Dynamic partial updates
 # ---------------------------------------------------------------------------------------
 
@@ -893,6 +1100,9 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
     GradStatsOp,
     QSgdRangeOp,
     QSgdUpdateOp,
+    QDenseGradWeightSgdOp,
+    QConv2dGradWeightSgdOp,
+    QWeightRegridOp,
     TopkCountOp,
     TopkStructuresOp,
 )

@@ -52,6 +52,12 @@ def written_symbols(op: Operation) -> set[str]:
         out.add(op.counter.root_reference.data)
     elif isinstance(op, qtrain.QSgdUpdateOp):
         out.add(op.param.root_reference.data)
+    elif isinstance(op, qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp):
+        out.add(op.param.root_reference.data)
+        out.add(op.row_range.root_reference.data)
+    elif isinstance(op, qtrain.QWeightRegridOp):
+        for ref in (op.param, op.row_range, op.scale, op.zero_point):
+            out.add(ref.root_reference.data)
     return out
 
 
@@ -85,6 +91,15 @@ def scratch_bytes(op: Operation) -> int:
         return 4 * o + 4 * ((k + 1) // 2)
     if isinstance(op, qtrain.TopkStructuresOp):
         return 8 * qtrain.tensor_shape(op.output_grad)[1]
+    # ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES: one int32 gradient row (the fused update applies
+    # each row as soon as it is computed, so this replaces the [O, ...] int32 gradient).
+    if isinstance(op, qtrain.QDenseGradWeightSgdOp):
+        return 4 * qtrain.tensor_shape(op.input)[1]
+    if isinstance(op, qtrain.QConv2dGradWeightSgdOp):
+        w = op.param_type()
+        if w is None:
+            return 0
+        return 4 * prod(w.get_shape()[1:])
     return 0
 
 

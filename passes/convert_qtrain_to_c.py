@@ -494,6 +494,34 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    _opt_ref(L, op.select_count, "int32_t"), _opt_ref(L, op.step, "int32_t"), _i(rows), _i(row_len),
                    _f32(op.lr.value.data), _i(_ROUNDING[op.rounding.data]),
                    _i(seed - (1 << 32) if seed >= 1 << 31 else seed))
+        case qtrain.QDenseGradWeightSgdOp() | qtrain.QConv2dGradWeightSgdOp():
+            w_type = _fused_q_weight(op)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            seed = op.seed.value.data & 0xFFFFFFFF  # the kernel hashes seed mod 2^32
+            args = [r(op.input), r(op.input_zero_point), r(op.output_grad), r(op.output_grad_zero_point),
+                    r(op.grad_scale), r(op.weight_scale), r(op.weight_zero_point), L.sym(op.param, "int8_t"),
+                    L.sym(op.row_range, "int32_t"), _opt_ref(L, op.select, "int32_t"),
+                    _opt_ref(L, op.select_count, "int32_t"), _opt_ref(L, op.step, "int32_t"), _scratch(op)]
+            tail = [_f32(op.lr.value.data), _i(_ROUNDING[op.rounding.data]),
+                    _i(seed - (1 << 32) if seed >= 1 << 31 else seed)]
+            o = _shape(op.output_grad)[1]
+            if isinstance(op, qtrain.QDenseGradWeightSgdOp):
+                n, k = _shape(op.input)
+                L.call(f"odtc_qdense_grad_weight_sgd_{suffix}", *args, _i(n), _i(k), _i(o), *tail)
+            else:
+                L.call(f"odtc_qconv2d_grad_weight_sgd_{suffix}", *args,
+                       *_conv_geometry(_shape(op.input), tuple(w_type.get_shape()), o, op), *tail)
+        case qtrain.QWeightRegridOp():
+            w_type = _fused_q_weight(op)
+            q = w_type.element_type
+            assert isinstance(q, qtrain.QuantType)
+            shape = tuple(w_type.get_shape())
+            rseed = op.seed.value.data & 0xFFFFFFFF
+            L.call("odtc_qweight_regrid", L.sym(op.param, "int8_t"), L.sym(op.row_range, "int32_t"),
+                   L.sym(op.scale, "float"), L.sym(op.zero_point, "int32_t"), L.sym(op.scale, "float"),
+                   L.sym(op.zero_point, "int32_t"), _i(shape[0]), _i(prod(shape[1:])), _i(q.qmin), _i(q.qmax),
+                   _i(int(q.is_symmetric)), _f32(op.headroom.value.data), _opt_ref(L, op.step, "int32_t"),
+                   _i(_ROUNDING[op.rounding.data]), _i(rseed - (1 << 32) if rseed >= 1 << 31 else rseed))
         case qtrain.TopkCountOp():
             L.call("odtc_topk_count", r(op.loss), r(op.loss_max), _f32(op.lambda_min.value.data),
                    _f32(op.lambda_max.value.data), _i(op.structures.value.data), result=r(op.output))
@@ -504,6 +532,18 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    _i(shape[0]), _i(shape[1]), _i(prod(shape[2:])))
         case _:
             raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
+
+
+def _fused_q_weight(op: qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp | qtrain.QWeightRegridOp
+                    ) -> TensorType:
+    """The int8 parameter a fused quantized update writes (the kernels store int8)."""
+    w_type = op.param_type()
+    if w_type is None:
+        raise _fail(f"{op.name}: no qtrain.param named {op.param}")
+    q = w_type.element_type
+    if not isinstance(q, qtrain.QuantType) or _storage(q) != 0:
+        raise _fail(f"{op.name}: {op.param} must be an int8 (si8) quantized parameter, got {w_type}")
+    return w_type
 
 
 def _fn_name(op: Operation) -> str:

@@ -470,6 +470,168 @@ def qsgd_update(
 
 
 # ---------------------------------------------------------------------------------------
+# Fused row-by-row update on a held grid (qtrain-quantize update=fused)
+#
+# The weight grid (scale s, zero-point z) is held between steps. A step changes only the
+# rows it updates, in grid units and in integers: n = round(lr·g·s_g / s) is added to
+# (w − z), so rows that are not updated are not touched. Per row, the range of the
+# updated values before clamping, (w − z) + n, is kept as int32 [min, max]
+# (`row_range`, a [O, 2] state). `qweight_regrid` reads only those O pairs and re-expresses
+# the tensor on a new grid (every element) only when the grid no longer fits: a value
+# went past its edge (it was clamped), or the values use less than half of it.
+# ---------------------------------------------------------------------------------------
+
+Q16_LIMIT = 2**30  # |update| bound in 1/65536 grid steps before the conversion to int32
+RNE_LIMIT = np.float32(4194304.0)  # 2^22: |x| bound of round_nearest (the C magic-number rounding)
+
+
+def update_q16_factor(lr: float, g_scale: ArrayLike, w_scale: ArrayLike) -> np.float32:
+    """c16 = f32(f32(f32(f32(-lr) * s_g) / s_w) * 65536): one gradient unit in 1/65536 grid steps."""
+    t = np.float32(np.float32(-np.float32(lr)) * _s(g_scale))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return np.float32(np.float32(t / _s(w_scale)) * np.float32(65536.0))
+
+
+def _to_q16(t: NDArray[np.float32]) -> NDArray[np.int64]:
+    """int32(trunc(t)) of t clamped to ±2^30, NaN -> 0 (the C kernel's explicit clamp)."""
+    c = np.clip(np.nan_to_num(t, nan=0.0), np.float32(-Q16_LIMIT), np.float32(Q16_LIMIT))
+    return c.astype(np.int64)
+
+
+def row_range_of(w: ArrayLike, zero_point: ArrayLike) -> I32:
+    """[min, max] of (w − z) per row (dimension 0), int32 [O, 2]."""
+    wa = np.asarray(w, dtype=np.int64)
+    flat = wa.reshape(wa.shape[0], -1) - _i(zero_point)
+    return np.stack([flat.min(axis=1), flat.max(axis=1)], axis=1).astype(np.int32)
+
+
+def qgrad_weight_sgd_apply(
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    g: ArrayLike,
+    g_scale: ArrayLike,
+    row_range: ArrayLike,
+    lr: float,
+    qmin: int,
+    qmax: int,
+    rounding: str = "stochastic",
+    seed: int = 0,
+    step: ArrayLike = 0,
+    idx: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+) -> tuple[I32, I32]:
+    """The fused quantized SGD step of the selected rows, given their (compact) int32
+    gradient g (what `qdense_grad_weight` / `qconv2d_grad_weight` give under the selection).
+
+    Row r of the selection updates weight row `row = idx[r]`: per element i (row-major index
+    in the whole tensor), t = f32(f32(g) * c16) (c16 = `update_q16_factor`), T = int32 of t
+    clamped to ±2^30 (truncation), n = (T + u) >> 16 (arithmetic shift: floor) with
+    u = hash32(base + i) >> 16 (stochastic; base as `uniform01`) or u = 32768 (nearest, ties
+    up); v = (w − z) + n; row_range[row] = [min v, max v]; w = clamp(v + z, qmin, qmax).
+    Unselected rows and their row_range entries are unchanged. Returns (w, row_range)."""
+    wa = np.asarray(w, dtype=np.int64).copy()
+    o = wa.shape[0]
+    flat = wa.reshape(o, -1)
+    n_len = flat.shape[1]
+    rr = np.asarray(row_range, dtype=np.int64).reshape(o, 2).copy()
+    ga = np.asarray(g, dtype=np.int64).reshape(o, -1)
+    c16 = update_q16_factor(lr, g_scale, w_scale)
+    zw = _i(w_zero_point)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"qgrad_weight_sgd: unknown rounding {rounding!r}")
+    with np.errstate(over="ignore"):
+        base = int(hash32(np.array([(seed * 0x9E3779B9 + _i(step)) & 0xFFFFFFFF], dtype=np.uint32))[0])
+    for r, row in enumerate(_selected_rows(o, idx, k)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = (ga[r].astype(np.float32) * c16).astype(np.float32)
+        big_t = _to_q16(t)
+        if rounding == "stochastic":
+            keys = ((base + row * n_len + np.arange(n_len, dtype=np.int64)) & 0xFFFFFFFF).astype(np.uint32)
+            u = (hash32(keys) >> np.uint32(16)).astype(np.int64)
+        else:
+            u = np.int64(32768)
+        v = (flat[row] - zw) + ((big_t + u) >> 16)
+        rr[row] = (int(v.min()), int(v.max()))
+        flat[row] = np.clip(v + zw, qmin, qmax)
+    return flat.reshape(wa.shape).astype(np.int32), rr.astype(np.int32)
+
+
+def round_nearest(x: NDArray[np.float32]) -> NDArray[np.int64]:
+    """rint of x clamped to ±2^22, NaN -> 0 (in C: (x + 1.5·2^23) − 1.5·2^23, no libm call)."""
+    c = np.clip(np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0), -RNE_LIMIT, RNE_LIMIT)
+    return np.rint(c).astype(np.int64)
+
+
+def regrid_target(
+    scale: ArrayLike, zero_point: ArrayLike, row_range: ArrayLike, qmin: int, qmax: int, symmetric: bool,
+    headroom: float,
+) -> tuple[bool, F32, I32]:
+    """(regrid?, s', z') of `qweight_regrid` (nothing is written).
+
+    lo, hi = min / max over rows of row_range (grid units, before clamping). Regrid when a
+    value went past the grid (lo < qmin − z or hi > qmax − z: it was clamped) or when the
+    values need less than half of the grid (s' < f32(s · 0.5)). s', z' = qparams of the real
+    range [f32(s · lo), f32(s · hi)] widened to contain 0 and then by m = f32(span · headroom)
+    on both sides (span = hi0 − lo0), so that the next steps have room to grow."""
+    rr = np.asarray(row_range, dtype=np.int64).reshape(-1, 2)
+    s = _s(scale)
+    z = _i(zero_point)
+    lo_i, hi_i = int(rr[:, 0].min()), int(rr[:, 1].max())
+    lo = np.float32(s * np.float32(lo_i))
+    hi = np.float32(s * np.float32(hi_i))
+    lo0 = min(lo, np.float32(0.0))
+    hi0 = max(hi, np.float32(0.0))
+    m = np.float32(np.float32(hi0 - lo0) * np.float32(headroom))
+    target = np.array([np.float32(lo0 - m), np.float32(hi0 + m)], dtype=np.float32)
+    st, zt = qparams(target, qmin, qmax, symmetric)
+    expand = lo_i < qmin - z or hi_i > qmax - z
+    shrink = bool(np.float32(st) < np.float32(s * np.float32(0.5)))
+    return expand or shrink, st, zt
+
+
+REGRID_STREAM = 0x85EBCA6B  # the regrid's random stream: base ^ this (not the update's)
+
+
+def qweight_regrid(
+    w: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, row_range: ArrayLike, qmin: int, qmax: int,
+    symmetric: bool, headroom: float, rounding: str = "nearest", seed: int = 0, step: ArrayLike = 0,
+) -> tuple[I32, I32, F32, I32]:
+    """Keep the grid, or re-express every weight on the new one (see `regrid_target`):
+    d = f32(f32(s · f32(w − z)) / s'); nearest: r = round_nearest(d); stochastic:
+    r = (D + u) >> 16 with D = int32(trunc(f32(d · 65536))) (clamped as in
+    qgrad_weight_sgd_apply) and u = hash32(base' + i) >> 16, base' = hash32(base ^ 0x85EBCA6B)
+    (base as `uniform01`, i the row-major index); q = clamp(r + z', qmin, qmax), and row_range
+    becomes the rows' [min, max] of (q − z'). Returns (w, row_range, s', z').
+
+    Why stochastic: re-expressing on a slightly larger grid with round-to-nearest keeps every
+    small integer (q·s/s' rounds back to q), so each expansion inflates the real value of
+    those weights by s'/s — a systematic growth that feeds the next expansion."""
+    regrid, st, zt = regrid_target(scale, zero_point, row_range, qmin, qmax, symmetric, headroom)
+    wa = np.asarray(w, dtype=np.int64)
+    if not regrid:
+        return (wa.astype(np.int32), np.asarray(row_range, dtype=np.int32).copy(),
+                np.array(_s(scale), dtype=np.float32), np.array(_i(zero_point), dtype=np.int32))
+    real = (_s(scale) * (wa - _i(zero_point)).astype(np.float32)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        d = (real / np.float32(st)).astype(np.float32)
+    if rounding == "stochastic":
+        with np.errstate(over="ignore"):
+            base = int(hash32(np.array([(seed * 0x9E3779B9 + _i(step)) & 0xFFFFFFFF], dtype=np.uint32))[0])
+            base = int(hash32(np.array([base ^ REGRID_STREAM], dtype=np.uint32))[0])
+            keys = ((base + np.arange(d.size, dtype=np.int64)) & 0xFFFFFFFF).astype(np.uint32)
+            big = _to_q16((d * np.float32(65536.0)).astype(np.float32)).reshape(-1)
+        u = (hash32(keys) >> np.uint32(16)).astype(np.int64)
+        r = ((big + u) >> 16).reshape(d.shape)
+    elif rounding == "nearest":
+        r = round_nearest(d)
+    else:
+        raise ValueError(f"qweight_regrid: unknown rounding {rounding!r}")
+    q = np.clip(r + int(zt), qmin, qmax)
+    return q.astype(np.int32), row_range_of(q, zt), np.asarray(st, dtype=np.float32), np.asarray(zt, dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------------------
 # Dynamic partial updates (Deutel et al. 2024)
 # ---------------------------------------------------------------------------------------
 

@@ -878,6 +878,70 @@ class FqtFunctions(InterpreterFunctions):
         _put(state, op, op.param, w)
         return ()
 
+    def _fused_qsgd(self, interpreter: Interpreter, op: qt.QDenseGradWeightSgdOp | qt.QConv2dGradWeightSgdOp,
+                    args: tuple[Any, ...], g: NDArray[Any]) -> None:
+        state = _state(interpreter)
+        a = _Args(op, args)
+        name = _state_name(state, op, op.param)
+        rname = _state_name(state, op, op.row_range)
+        wt = op.param_type()
+        assert wt is not None and isinstance(wt.element_type, qt.QuantType)
+        q = wt.element_type
+        w, rr = fqt.qgrad_weight_sgd_apply(
+            state[name], a[op.weight_scale], a[op.weight_zero_point], g, a[op.grad_scale], state[rname],
+            op.lr.value.data, q.qmin, q.qmax, op.rounding.data, op.seed.value.data,
+            a.opt(op.step) if op.step is not None else 0, a.opt(op.select), a.opt(op.select_count),
+        )
+        _put(state, op, op.param, w)
+        _put(state, op, op.row_range, rr)
+
+    @impl(qt.QDenseGradWeightSgdOp)
+    def run_qdense_grad_weight_sgd(
+        self, interpreter: Interpreter, op: qt.QDenseGradWeightSgdOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        g = fqt.qdense_grad_weight(
+            a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
+            a.opt(op.select), a.opt(op.select_count),
+        )
+        self._fused_qsgd(interpreter, op, args, g)
+        return ()
+
+    @impl(qt.QConv2dGradWeightSgdOp)
+    def run_qconv2d_grad_weight_sgd(
+        self, interpreter: Interpreter, op: qt.QConv2dGradWeightSgdOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        wt = op.param_type()
+        assert wt is not None
+        g = fqt.qconv2d_grad_weight(
+            a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
+            tuple(wt.get_shape()), _ints(op.stride.get_values()), _ints(op.padding.get_values()),
+            op.groups.value.data, a.opt(op.select), a.opt(op.select_count),
+        )
+        self._fused_qsgd(interpreter, op, args, g)
+        return ()
+
+    @impl(qt.QWeightRegridOp)
+    def run_qweight_regrid(self, interpreter: Interpreter, op: qt.QWeightRegridOp,
+                           args: tuple[Any, ...]) -> tuple[Any, ...]:
+        state = _state(interpreter)
+        name = _state_name(state, op, op.param)
+        rname = _state_name(state, op, op.row_range)
+        wt = op.param_type()
+        assert wt is not None and isinstance(wt.element_type, qt.QuantType)
+        q = wt.element_type
+        sname = _state_name(state, op, op.scale)
+        zname = _state_name(state, op, op.zero_point)
+        w, rr, s2, z2 = fqt.qweight_regrid(state[name], state[sname], state[zname], state[rname], q.qmin, q.qmax,
+                                           q.is_symmetric, op.headroom.value.data, op.rounding.data,
+                                           op.seed.value.data, args[0] if op.step is not None else 0)
+        _put(state, op, op.param, w)
+        _put(state, op, op.row_range, rr)
+        _put(state, op, op.scale, s2)
+        _put(state, op, op.zero_point, z2)
+        return ()
+
     @impl(qt.TopkCountOp)
     def run_topk_count(self, interpreter: Interpreter, op: qt.TopkCountOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
         k = fqt.topk_count(args[0], args[1], op.lambda_min.value.data, op.lambda_max.value.data,

@@ -44,6 +44,10 @@ def test_full_file(tmp_path: Path) -> None:
         ({"quantize": {"scheme": "u8-asym", "errors": "int16"}}, "config key 'quantize.errors' = 'int16': int16 error"),
         ({"quantize": {"weights": "per-channel"}}, "config key 'quantize.weights' = 'per-channel': per-channel"),
         ({"quantize": {"scheme": "u8-asym", "alpha_w": 0.0}}, "config key 'quantize.alpha_w' must be in (0, 1]"),
+        ({"quantize": {"scheme": "u8-asym", "update": "lazy"}}, "config key 'quantize.update' must be one of auto, fused, requantize"),
+        ({"quantize": {"scheme": "u8-asym", "headroom": 1.5}}, "config key 'quantize.headroom' must be in [0, 1], got 1.5"),
+        ({"quantize": {"scheme": "u8-asym", "errors": "f32", "update": "fused"}},
+         "config key 'quantize.update': \"fused\" applies plain SGD to int8 gradients"),
         ({"quantize": {"scheme": "u8-asym"}, "train": {"optimizer": "adam"}}, "plain SGD, one sample at a time"),
         ({"partial_update": {"lambda_min": 0.7, "lambda_max": 0.2}}, "must lie in [0, 1], got 0.7 and 0.2"),
         ({"memory": {"budget_bytes": -1}}, "config key 'memory.budget_bytes' must be >= 0"),
@@ -69,3 +73,12 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_config_is_value_object() -> None:
     assert config_from_dict({}) == Config()
+
+
+def test_quantize_update_auto_resolves_in_the_pipeline() -> None:
+    from odtc.compiler.pipeline import pipeline_string
+
+    fused = pipeline_string(config_from_dict({"quantize": {"scheme": "u8-asym"}}))
+    assert "update=fused headroom=0.0}" in fused
+    mixed = pipeline_string(config_from_dict({"quantize": {"scheme": "u8-asym", "errors": "f32"}}))
+    assert "update=requantize}" in mixed and "headroom" not in mixed

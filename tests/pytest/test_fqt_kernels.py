@@ -531,6 +531,86 @@ def test_qsgd_update_step_null_and_nan(portable: K.Kernels) -> None:
     assert (upd[2] == 3).all()
 
 
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+@pytest.mark.parametrize("xdtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_qgrad_weight_sgd_fused(lib: K.Kernels, layer: str, xdtype: Any, rounding: str) -> None:
+    """The fused grad-weight + step against the reference (compact gradient + apply): all
+    rows and selections; unselected rows and their row ranges stay byte for byte; a large
+    lr clamps (row ranges then reach past the grid)."""
+    rng = rng_for("fused", layer, np.dtype(xdtype).name, rounding)
+    for seed in SEEDS:
+        if layer == "dense":
+            n, kdim, o = int(rng.integers(1, 3)), int(rng.integers(1, 40)), int(rng.integers(1, 9))
+            x = qdata(rng, (n, kdim), xdtype)
+            e = qdata(rng, (n, o), np.int8)
+            wshape: tuple[int, ...] = (o, kdim)
+        else:
+            n, c, h, o = 1, 2, 7, int(rng.integers(1, 6))
+            x = qdata(rng, (n, c, h, h), xdtype)
+            e = qdata(rng, (n, o, 4, 4), np.int8)  # 3x3, stride 2, padding 1 on 7x7
+            wshape = (o, c, 3, 3)
+        w = qdata(rng, wshape, np.int8)
+        zx, ze, zw = zero_point(rng, xdtype), zero_point(rng, np.int8), int(rng.integers(-20, 20))
+        rr = fqt.row_range_of(w, zw)
+        sg, sw = np.float32(rng.uniform(1e-6, 1e-4)), np.float32(rng.uniform(1e-3, 1e-2))
+        lr = float(rng.choice([0.01, 0.1, 50.0]))
+        idx, k = selection(rng, o, int(rng.integers(1, o + 1))) if seed % 2 else (None, None)
+        step = int(rng.integers(0, 10**6))
+        if layer == "dense":
+            g = fqt.qdense_grad_weight(x, zx, e, ze, idx, k)
+        else:
+            g = fqt.qconv2d_grad_weight(x, zx, e, ze, wshape, (2, 2), (1, 1, 1, 1), 1, idx, k)
+        ew, err = fqt.qgrad_weight_sgd_apply(w, sw, zw, g, sg, rr, lr, -128, 127, rounding, seed, step, idx, k)
+        cw, crr = w.copy(), rr.copy()
+        row_len = int(np.prod(wshape[1:]))
+        scratch = np.zeros(row_len, np.int32)
+        common = (fl(sg), fl(sw), i32(zw), cw, crr, idx, k, i32(step), scratch)
+        sfx = "u8" if xdtype == np.uint8 else "s8"
+        if layer == "dense":
+            getattr(lib, f"odtc_qdense_grad_weight_sgd_{sfx}")(x, i32(zx), e, i32(ze), *common, n, wshape[1], o, lr,
+                                                               ROUND[rounding], seed)
+        else:
+            getattr(lib, f"odtc_qconv2d_grad_weight_sgd_{sfx}")(x, i32(zx), e, i32(ze), *common, n, 2, 7, 7, o, 3, 3,
+                                                                2, 2, 1, 1, 1, 1, 1, lr, ROUND[rounding], seed)
+        same(cw, ew)
+        same(crr, err)
+        rows = set(range(o)) if idx is None else {int(v) for v in idx[: int(k[0])]}
+        for r in set(range(o)) - rows:
+            same(cw[r], w[r])
+            same(crr[r], rr[r])
+
+
+def test_qweight_regrid_keeps_and_regrids(portable: K.Kernels) -> None:
+    """Kept grid (no element written), expansion (a row range past the grid), shrink (the
+    values need less than half of it), symmetric and asymmetric, against the reference."""
+    rng = rng_for("regrid")
+    for symmetric in (False, True):
+        for case in ("keep", "expand", "shrink"):
+            w = rng.integers(-100, 100, size=(5, 7)).astype(np.int8)
+            z = 0 if symmetric else int(rng.integers(-10, 10))
+            s = np.float32(0.01)
+            rr = fqt.row_range_of(w, z)
+            if case == "expand":
+                rr[3, 1] = 140 - z
+            elif case == "shrink":
+                w = (w // 4).astype(np.int8)
+                rr = fqt.row_range_of(w, z)
+            regrid, _, _ = fqt.regrid_target(s, z, rr, -128, 127, symmetric, 0.125)
+            assert regrid == (case != "keep"), case
+            for rounding in ("nearest", "stochastic"):
+                ew, err, es, ez = fqt.qweight_regrid(w, s, z, rr, -128, 127, symmetric, 0.125, rounding, 9, 123)
+                cw, crr, cs, cz = w.copy(), rr.copy(), fl(s), i32(z)
+                portable.odtc_qweight_regrid(cw, crr, cs, cz, cs, cz, 5, 7, -128, 127, int(symmetric), 0.125,
+                                             i32(123), ROUND[rounding], 9)
+                same(cw, ew)
+                same(crr, err)
+                same(cs[0], es)
+                same(cz[0], ez)
+                if case == "keep":
+                    same(cw, w)
+
+
 def test_hash_and_uniform_stream(portable: K.Kernels) -> None:
     rng = rng_for("hash")
     xs = rng.integers(0, 2**32, size=500, dtype=np.uint64).astype(np.uint32)

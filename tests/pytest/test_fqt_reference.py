@@ -864,3 +864,67 @@ def test_topk_structures_ties_go_to_lower_index() -> None:
     assert fqt.topk_structures(e, 0, np.int32(2)).tolist() == [1, 2, -1, -1, -1]
     assert fqt.topk_structures(e, 0, np.int32(4)).tolist() == [0, 1, 2, 4, -1]
     assert fqt.topk_structures(np.zeros((2, 3), dtype=np.int8), 0, np.int32(2)).tolist() == [0, 1, -1]
+
+
+def test_fused_update_matches_real_sgd_on_average() -> None:
+    """qgrad_weight_sgd_apply: the stochastic step moves (w − z) by lr·s_g·g/s_w grid steps
+    on average (unbiased up to the 2^-16 quantum), and the row ranges are the pre-clamp
+    extremes of the rows it updated."""
+    w = np.zeros((1, 4000), np.int32)
+    g = np.full((1, 4000), 3, np.int32)
+    sg, sw, lr = np.float32(1e-3), np.float32(0.01), 0.3  # 0.3 * 1e-3 * 3 / 0.01 = 0.09 grid steps
+    new, rr = fqt.qgrad_weight_sgd_apply(w, sw, 0, -g, sg, np.zeros((1, 2), np.int32), lr, -128, 127,
+                                         "stochastic", 3, 7)
+    assert abs(new.mean() - 0.09) < 0.015
+    assert rr.tolist() == [[int(new.min()), int(new.max())]]
+    near, _ = fqt.qgrad_weight_sgd_apply(w, sw, 0, -g * 10, sg, np.zeros((1, 2), np.int32), lr, -128, 127,
+                                         "nearest")
+    assert (near == 1).all()  # 0.9 grid steps round to 1
+
+
+def test_fused_update_leaves_unselected_rows() -> None:
+    rng = np.random.default_rng(5)
+    w = rng.integers(-128, 128, size=(6, 5)).astype(np.int32)
+    rr = fqt.row_range_of(w, 2)
+    g = np.zeros((6, 5), np.int32)
+    g[:2] = rng.integers(-10**6, 10**6, size=(2, 5))
+    idx = np.array([1, 4, -1, -1, -1, -1], np.int32)
+    new, rr2 = fqt.qgrad_weight_sgd_apply(w, 0.01, 2, g, 1e-4, rr, 0.1, -128, 127, "stochastic", 0, 1, idx, 2)
+    for r in (0, 2, 3, 5):
+        assert (new[r] == w[r]).all() and (rr2[r] == rr[r]).all()
+    assert not (new[1] == w[1]).all() and not (new[4] == w[4]).all()
+
+
+def test_regrid_rule() -> None:
+    """Kept while the row ranges fit and use at least half of the grid; a new grid with
+    headroom when a value went past it; re-expressed weights keep their real values to half
+    a step of the new grid."""
+    w = np.array([[-100, 50], [20, 127]], np.int32)
+    rr = fqt.row_range_of(w, 0)
+    assert not fqt.regrid_target(0.01, 0, rr, -128, 127, False, 0.125)[0]
+    rr_past = rr.copy()
+    rr_past[1, 1] = 131  # clamped at 127 by the last step
+    regrid, s2, z2 = fqt.regrid_target(0.01, 0, rr_past, -128, 127, False, 0.125)
+    assert regrid and float(s2) > 0.01
+    new, rr2, s3, z3 = fqt.qweight_regrid(w, 0.01, 0, rr_past, -128, 127, False, 0.125)
+    assert float(s3) == float(s2) and int(z3) == int(z2)
+    real_old = 0.01 * w.astype(np.float64)
+    real_new = float(s3) * (new.astype(np.float64) - int(z3))
+    assert np.abs(real_new - real_old).max() <= float(s3) / 2 + 1e-9
+    assert (rr2 == fqt.row_range_of(new, z3)).all()
+    small = (w // 8).astype(np.int32)
+    assert fqt.regrid_target(0.01, 0, fqt.row_range_of(small, 0), -128, 127, False, 0.125)[0]
+
+
+def test_regrid_stochastic_is_unbiased() -> None:
+    """Re-expressing on a 1 % larger grid: nearest keeps every small integer (its real value
+    grows by 1 %), stochastic rounding keeps the real values on average."""
+    w = np.full((1, 20000), 10, np.int32)
+    rr = np.array([[10, 130]], np.int32)  # a value went past the grid: regrid
+    _, _, s_n, _ = fqt.qweight_regrid(w, 0.01, 0, rr, -128, 127, True, 0.0)
+    near, _, _, _ = fqt.qweight_regrid(w, 0.01, 0, rr, -128, 127, True, 0.0, "nearest")
+    sto, _, s2, z2 = fqt.qweight_regrid(w, 0.01, 0, rr, -128, 127, True, 0.0, "stochastic", 1, 2)
+    assert float(s2) == float(s_n) and float(s2) > 0.01
+    assert (near == 10).all()  # real 0.1 became 10 * s' > 0.1
+    real = float(s2) * (sto.astype(np.float64) - int(z2))
+    assert abs(real.mean() - 0.1) < 2e-4

@@ -570,6 +570,53 @@ void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const in
                       const float *new_scale, const int32_t *new_zero_point,
                       const int32_t *select, const int32_t *select_count, const int32_t *step,
                       int32_t rows, size_t row_len, float lr, int32_t rounding, int32_t seed);
+/* --- fused row-by-row update on a held grid (qtrain-quantize update=fused) ---
+ * odtc_q{dense,conv2d}_grad_weight_sgd_{s8,u8}: for each selected row oc (select NULL: all
+ * rows; else the first *select_count entries of select), the int32 gradient row is
+ * computed into scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES) and applied at once on the
+ * grid (*w_scale, *w_zero_point), odtc/runtime/fqt.py qgrad_weight_sgd_apply bit for bit:
+ * t = (float)g * c16 (c16 = odtc_update_q16_factor), T = t clamped to +-2^30 (NaN 0) and
+ * truncated, n = (T + u) >> 16, u = odtc_hash32(base + i) >> 16 (ODTC_ROUND_STOCHASTIC, i
+ * the row-major element index, base as odtc_uniform01) or 32768 (ODTC_ROUND_NEAREST);
+ * v = (w - z) + n; row_range[2 oc..] = [min v, max v]; w = clamp(v + z, -128, 127).
+ * Unselected rows and their row_range entries are not touched. Weights are int8.
+ * odtc_qweight_regrid: reads only row_range ([rows][2] int32) to decide; keeps the grid
+ * (copies *scale, *zero_point out) or re-expresses every weight on the new one and
+ * recomputes row_range (fqt.py qweight_regrid; ODTC_ROUND_STOCHASTIC: unbiased, its own stream). */
+#define ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len) ((size_t)4u * (size_t)(row_len))
+float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scale);
+void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                    const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                    int32_t rounding, int32_t seed);
+void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                    const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                    int32_t rounding, int32_t seed);
+void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr, int32_t rounding, int32_t seed);
+void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr, int32_t rounding, int32_t seed);
+void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
+                         float *new_scale, int32_t *new_zero_point, int32_t rows, size_t row_len,
+                         int32_t qmin, int32_t qmax, int32_t symmetric, float headroom, const int32_t *step,
+                         int32_t rounding, int32_t seed);
 /* lowbias32: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16. */
 uint32_t odtc_hash32(uint32_t x);
 /* The stochastic-rounding stream: u_i = f32(hash32(base + i) >> 8) * 2^-24 in [0, 1),

@@ -717,6 +717,236 @@ void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const in
     }
 }
 
+/* ---- fused row-by-row update on a held grid ---------------------------------------------- */
+
+/* int32(trunc(t)) of t clamped to +-2^30, NaN -> 0 (fqt._to_q16; one VCVT on the M4). */
+static ODTC_ALWAYS_INLINE int32_t fqt_q16(float t)
+{
+    if (!(t == t)) {
+        return 0;
+    }
+    if (t >= 1073741824.0f) {
+        return 1073741824;
+    }
+    if (t <= -1073741824.0f) {
+        return -1073741824;
+    }
+    return (int32_t)t;
+}
+
+float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scale)
+{
+    const float t = -lr * *g_scale;
+    return (t / *w_scale) * 65536.0f;
+}
+
+typedef struct {
+    int8_t *w;
+    int32_t *row_range;
+    size_t row_len;
+    float c16;
+    int32_t zw;
+    int32_t stochastic;
+    uint32_t base;
+} fqt_fused;
+
+static void fqt_fused_init(fqt_fused *f, int8_t *w, int32_t *row_range, const float *g_scale, const float *w_scale,
+                           const int32_t *w_zero_point, const int32_t *step, size_t row_len, float lr,
+                           int32_t rounding, int32_t seed)
+{
+    f->w = w;
+    f->row_range = row_range;
+    f->row_len = row_len;
+    f->c16 = odtc_update_q16_factor(lr, g_scale, w_scale);
+    f->zw = *w_zero_point;
+    f->stochastic = rounding == ODTC_ROUND_STOCHASTIC;
+    f->base = fqt_stream_base(seed, step != NULL ? *step : 0);
+}
+
+/* Apply gradient row g to weight row oc. Arithmetic right shifts of negative values are
+ * floor divisions here (GCC defines >> on signed values as arithmetic). */
+static void fqt_fused_row(const fqt_fused *f, int32_t oc, const int32_t *g)
+{
+    int8_t *w = f->w + (size_t)oc * f->row_len;
+    const uint32_t first = (uint32_t)((size_t)oc * f->row_len);
+    const int32_t zw = f->zw;
+    const float c16 = f->c16;
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    for (size_t j = 0; j < f->row_len; ++j) {
+        const int32_t big = fqt_q16((float)g[j] * c16);
+        const int32_t u = f->stochastic ? (int32_t)(odtc_hash32(f->base + first + (uint32_t)j) >> 16) : 32768;
+        const int32_t v = ((int32_t)w[j] - zw) + ((big + u) >> 16);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        const int32_t q = v + zw;
+        w[j] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    }
+    f->row_range[2 * (size_t)oc] = lo;
+    f->row_range[2 * (size_t)oc + 1] = hi;
+}
+
+static void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *e,
+                                   const int32_t *e_zero_point, const fqt_fused *f, const int32_t *select,
+                                   const int32_t *select_count, int32_t *g, int32_t n, int32_t k, int32_t o)
+{
+    const int32_t kk = fqt_selected(select, select_count, o);
+    const int32_t zx = *x_zero_point;
+    const int32_t ze = *e_zero_point;
+    for (int32_t r = 0; r < kk; ++r) {
+        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
+        for (int32_t j = 0; j < k; ++j) {
+            g[j] = 0;
+        }
+        for (int32_t ni = 0; ni < n; ++ni) {
+            const int32_t d = e[(size_t)ni * o + oc] - ze;
+            if (is_u8) {
+                const uint8_t *xp = (const uint8_t *)x + (size_t)ni * k;
+                for (int32_t j = 0; j < k; ++j) {
+                    g[j] += d * ((int32_t)xp[j] - zx);
+                }
+            } else {
+                const int8_t *xp = (const int8_t *)x + (size_t)ni * k;
+                for (int32_t j = 0; j < k; ++j) {
+                    g[j] += d * ((int32_t)xp[j] - zx);
+                }
+            }
+        }
+        fqt_fused_row(f, oc, g);
+    }
+}
+
+void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                    const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                    int32_t rounding, int32_t seed)
+{
+    fqt_fused f;
+    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    qdense_grad_weight_sgd(x, 0, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
+}
+
+void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                    const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                    int32_t rounding, int32_t seed)
+{
+    fqt_fused f;
+    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    qdense_grad_weight_sgd(x, 1, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
+}
+
+void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr, int32_t rounding, int32_t seed)
+{
+    const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
+    fqt_fused f;
+    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    const int32_t kk = fqt_selected(select, select_count, o);
+    for (int32_t r = 0; r < kk; ++r) {
+        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
+        odtc_conv2d_s8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
+                                   stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+        fqt_fused_row(&f, oc, scratch);
+    }
+}
+
+void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                     float lr, int32_t rounding, int32_t seed)
+{
+    const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
+    fqt_fused f;
+    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    const int32_t kk = fqt_selected(select, select_count, o);
+    for (int32_t r = 0; r < kk; ++r) {
+        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
+        odtc_conv2d_u8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
+                                   stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+        fqt_fused_row(&f, oc, scratch);
+    }
+}
+
+/* rintf of x clamped to +-2^22, NaN -> 0, without a libm call: x + 1.5*2^23 lies in
+ * [2^23, 2^24], where the float grid is the integers, so the addition rounds half to even. */
+static ODTC_ALWAYS_INLINE int32_t fqt_round_nearest(float x)
+{
+    if (!(x == x)) {
+        x = 0.0f;
+    }
+    x = x > 4194304.0f ? 4194304.0f : (x < -4194304.0f ? -4194304.0f : x);
+    return (int32_t)((x + 12582912.0f) - 12582912.0f);
+}
+
+void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
+                         float *new_scale, int32_t *new_zero_point, int32_t rows, size_t row_len,
+                         int32_t qmin, int32_t qmax, int32_t symmetric, float headroom, const int32_t *step,
+                         int32_t rounding, int32_t seed)
+{
+    const float s = *scale;
+    const int32_t z = *zero_point;
+    int32_t lo_i = row_range[0], hi_i = row_range[1];
+    for (int32_t r = 1; r < rows; ++r) {
+        lo_i = row_range[2 * (size_t)r] < lo_i ? row_range[2 * (size_t)r] : lo_i;
+        hi_i = row_range[2 * (size_t)r + 1] > hi_i ? row_range[2 * (size_t)r + 1] : hi_i;
+    }
+    const float lo = s * (float)lo_i;
+    const float hi = s * (float)hi_i;
+    const float lo0 = 0.0f < lo ? 0.0f : lo; /* Python min(lo, 0) */
+    const float hi0 = 0.0f > hi ? 0.0f : hi; /* Python max(hi, 0) */
+    const float m = (hi0 - lo0) * headroom;
+    const float target[2] = {lo0 - m, hi0 + m};
+    float st;
+    int32_t zt;
+    fqt_qparams(target, qmin, qmax, symmetric, &st, &zt);
+    const int32_t expand = lo_i < qmin - z || hi_i > qmax - z;
+    const int32_t shrink = st < s * 0.5f;
+    if (!expand && !shrink) {
+        *new_scale = s;
+        *new_zero_point = z;
+        return;
+    }
+    /* stochastic: unbiased re-expression (fqt.py says why), on a stream of its own */
+    const int32_t stochastic = rounding == ODTC_ROUND_STOCHASTIC;
+    const uint32_t base = odtc_hash32(fqt_stream_base(seed, step != NULL ? *step : 0) ^ 0x85EBCA6Bu);
+    for (int32_t r = 0; r < rows; ++r) {
+        int8_t *wr = w + (size_t)r * row_len;
+        int32_t rlo = INT32_MAX, rhi = INT32_MIN;
+        for (size_t j = 0; j < row_len; ++j) {
+            const float d = (s * (float)((int32_t)wr[j] - z)) / st;
+            int32_t q;
+            if (stochastic) {
+                const uint32_t i = (uint32_t)((size_t)r * row_len + j);
+                q = ((fqt_q16(d * 65536.0f) + (int32_t)(odtc_hash32(base + i) >> 16)) >> 16) + zt;
+            } else {
+                q = fqt_round_nearest(d) + zt;
+            }
+            q = q < qmin ? qmin : (q > qmax ? qmax : q);
+            wr[j] = (int8_t)q;
+            rlo = q - zt < rlo ? q - zt : rlo;
+            rhi = q - zt > rhi ? q - zt : rhi;
+        }
+        row_range[2 * (size_t)r] = rlo;
+        row_range[2 * (size_t)r + 1] = rhi;
+    }
+    *new_scale = st;
+    *new_zero_point = zt;
+}
+
 /* ---- dynamic partial updates ---------------------------------------------------------------- */
 
 int32_t odtc_topk_count(const float *loss, const float *loss_max, float lambda_min, float lambda_max,

@@ -2,10 +2,16 @@
 // Every weight becomes an 8-bit param with scale/zero-point/range states (initial values
 // from the float weights: fc1 range [-0.5, 1.0] -> s = 1.5/255, z = -128 - rint(-0.5/s) = -43),
 // every activation and error gets a tracked range (minmax -> ema -> range_scale/zero_point),
-// layers accumulate in int32 and the weights are updated by grad_stats/qsgd_range/qsgd_update.
+// layers accumulate in int32 and the weights are updated by grad_stats/qsgd_range/qsgd_update
+// (update=requantize) or, by default, row by row on a held grid (update=fused, FUSED below).
 //
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest}' | filecheck %s
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{errors=f32 scheme=s8-sym normalize=qas}' | filecheck %s --check-prefix=MIXED
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest update=requantize}' | filecheck %s
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest}' | filecheck %s --check-prefix=FUSED
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{errors=f32 scheme=s8-sym normalize=qas update=requantize}' | filecheck %s --check-prefix=MIXED
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{update=later}' | filecheck %s --check-prefix=UPDATE
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{errors=f32}' | filecheck %s --check-prefix=FUSEDF32
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{normalize=qas}' | filecheck %s --check-prefix=FUSEDQAS
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{headroom=2.0}' | filecheck %s --check-prefix=HEADROOM
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{scheme=u7}' | filecheck %s --check-prefix=SCHEME
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{errors=int16}' | filecheck %s --check-prefix=INT16
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{weights=per-channel}' | filecheck %s --check-prefix=PERCH
@@ -16,6 +22,10 @@
 // INT16: qtrain-quantize: errors=int16 is not implemented: the int8 backward kernels take 8-bit errors (use int8, or f32 for the mixed variant)
 // PERCH: qtrain-quantize: weights=per-channel is not implemented: the int8 grad-input sums over output channels with different scales; use per-tensor
 // ALONE: qtrain-quantize: no @train_step: run qtrain-autodiff first
+// UPDATE: qtrain-quantize: unknown update 'later' (expected fused or requantize)
+// FUSEDF32: qtrain-quantize: update=fused computes the weight gradient from int8 errors; with errors=f32 use update=requantize
+// FUSEDQAS: qtrain-quantize: update=fused applies plain SGD (normalize=none); normalize=qas needs update=requantize
+// HEADROOM: qtrain-quantize: headroom must be in [0, 1], got 2.0
 
 qtrain.param @fc1.weight trainable : tensor<3x4xf32> = dense<[[0.5, -0.25, 0.125, 1.0], [-0.5, 0.75, 0.0, 0.25], [0.1, 0.2, -0.3, 0.4]]> : tensor<3x4xf32>
 qtrain.param @fc1.bias trainable : tensor<3xf32> = dense<[0.0, 0.1, -0.1]> : tensor<3xf32>
@@ -91,6 +101,26 @@ func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT:  qtrain.sgd_update @fc1.bias
 // CHECK-NOT:   qtrain.dense_grad_weight
 // CHECK:       func.return %loss
+
+// update=fused: per weight a row-range state (int32 [min, max] of w - z per row; fc1 z = -43),
+// no float range and no weight-gradient tensor: the fused grad-weight applies each row at once,
+// then qweight_regrid keeps or replaces the grid (scale/zero-point states written in place).
+// FUSED:       qtrain.param @fc1.weight trainable : tensor<3x4x!qtrain.q<si8, asym>> = dense<{{\[}}[42, -85, -22, 127], [-128, 85, -43, -1], [-26, -9, -94, 25]]> : tensor<3x4xi8> {qtrain.scale = @fc1.weight.scale, qtrain.zero_point = @fc1.weight.zero_point, qtrain.row_range = @fc1.weight.row_range}
+// FUSED:       qtrain.state @fc1.weight.zero_point : tensor<i32> = dense<-43> : tensor<i32>
+// FUSED-NEXT:  qtrain.state @fc1.weight.row_range : tensor<3x2xi32> = dense<{{\[}}[-42, 170], [-85, 128], [-51, 68]]> : tensor<3x2xi32>
+// FUSED-NOT:   qtrain.state @fc1.weight.range
+// FUSED-LABEL: func.func @train_step
+// FUSED-NOT:   qtrain.qsgd_update
+// FUSED:       %[[E1:.*]] = qtrain.qrelu_grad
+// FUSED:       %[[GS:.*]] = qtrain.scale_mul %{{.*}}, %{{.*}} : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// FUSED:       "qtrain.qdense_grad_weight_sgd"(%{{.*}}, %{{.*}}, %[[E1]], %{{.*}}, %[[GS]], %{{.*}}, %{{.*}}) <{param = @fc1.weight, row_range = @fc1.weight.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64
+// FUSED-NEXT:  qtrain.qweight_regrid @fc1.weight rows @fc1.weight.row_range scale @fc1.weight.scale zero_point @fc1.weight.zero_point headroom 0.000000e+00 rounding "nearest" seed 0
+// FUSED-NEXT:  qtrain.sgd_update @fc1.bias
+// FUSED-NEXT:  "qtrain.qdense_grad_weight_sgd"{{.*}}<{param = @fc2.weight, row_range = @fc2.weight.row_range
+// FUSED-NEXT:  qtrain.qweight_regrid @fc2.weight
+// FUSED-NOT:   qtrain.qdense_grad_weight"
+// FUSED-NOT:   qtrain.store {{.*}}@fc1.weight.scale
+// FUSED:       func.return %loss
 
 // Mixed: weights and activations s8 symmetric, errors and weight gradients f32 on dequantized operands.
 // MIXED:       qtrain.param @fc1.weight trainable : tensor<3x4x!qtrain.q<si8, sym>>

@@ -349,3 +349,164 @@ func.func @conv_grad_input_stride(%e: tensor<1x8x6x6x!qtrain.q<si8, asym>>, %w: 
   func.return %d : tensor<1x4x8x8x!qtrain.q<si32, sym>>
 }
 // CHECK: qtrain.qconv2d_grad_input: stride values must be >= 1, got [0, 1]
+
+// ==== fused update on a held grid ==================================================================
+
+// -----
+
+func.func @fused_no_param(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: no qtrain.param named @w
+
+// -----
+
+qtrain.param @w frozen : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_frozen(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: @w is not a trainable qtrain.param
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3xf32> = dense<1.0> : tensor<4x3xf32>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_float_param(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: @w must be an 8-bit per-tensor quantized parameter, got tensor<4x3xf32>
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+func.func @fused_no_rows(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: @w.row_range must be a qtrain.state holding the rows' [min, max] (tensor<4x2xi32>)
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xf32> = dense<0.0> : tensor<4x2xf32>
+func.func @fused_rows_type(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: @w.row_range must have type tensor<4x2xi32> (one [min, max] per row of @w), got tensor<4x2xf32>
+
+// -----
+
+qtrain.param @w trainable : tensor<4x5x!qtrain.q<si8, asym>> = dense<1> : tensor<4x5xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_shape(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: @w has shape [4, 5] but input and output error give [4, 3]
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_lr(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 0.000000e+00 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: lr must be positive, got 0.0
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_rounding(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "up", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: rounding must be one of nearest, stochastic, got 'up'
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_no_step(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "stochastic", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: stochastic rounding needs the step operand (the random stream position)
+
+// -----
+
+func.func @fused_batch(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<2x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: input batch 2 and output error batch 1 differ
+
+// -----
+
+qtrain.param @c trainable : tensor<8x3x3x3x!qtrain.q<si8, sym>> = dense<1> : tensor<8x3x3x3xi8>
+qtrain.state @c.row_range : tensor<8x2xi32> = dense<0> : tensor<8x2xi32>
+func.func @fused_conv_channels(%x: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x8x4x4x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qconv2d_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @c, row_range = @c.row_range, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 1 : i64, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x8x4x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv2d_grad_weight_sgd: @c has shape [8, 3, 3, 3] but the input has 2 channels in 1 group(s) and the output error 8
+
+// -----
+
+qtrain.param @c trainable : tensor<8x2x3x3x!qtrain.q<si8, sym>> = dense<1> : tensor<8x2x3x3xi8>
+qtrain.state @c.row_range : tensor<8x2xi32> = dense<0> : tensor<8x2xi32>
+func.func @fused_conv_spatial(%x: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x8x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) {
+  "qtrain.qconv2d_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @c, row_range = @c.row_range, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 1 : i64, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x8x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv2d_grad_weight_sgd: output error has shape [1, 8, 3, 3], expected [1, 8, 4, 4]
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
+qtrain.state @w.zero_point : tensor<i32> = dense<0> : tensor<i32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 2.000000e+00 rounding "nearest" seed 0
+// CHECK: qtrain.qweight_regrid: headroom must be in [0, 1], got 2.0
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<i32> = dense<1> : tensor<i32>
+qtrain.state @w.zero_point : tensor<i32> = dense<0> : tensor<i32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 1.250000e-01 rounding "nearest" seed 0
+// CHECK: qtrain.qweight_regrid: scale @w.scale must be a qtrain.state of type tensor<f32>
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 1.250000e-01 rounding "nearest" seed 0
+// CHECK: qtrain.qweight_regrid: zero_point @w.zero_point must be a qtrain.state of type tensor<i32>
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
+qtrain.state @w.zero_point : tensor<i32> = dense<0> : tensor<i32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 0.000000e+00 rounding "stochastic" seed 0
+// CHECK: qtrain.qweight_regrid: stochastic rounding needs the step operand (the random stream position)
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
+qtrain.state @w.zero_point : tensor<i32> = dense<0> : tensor<i32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 0.000000e+00 rounding "up" seed 0
+// CHECK: qtrain.qweight_regrid: rounding must be one of nearest, stochastic, got 'up'

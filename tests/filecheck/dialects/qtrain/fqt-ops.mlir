@@ -179,4 +179,38 @@ func.func @partial(%loss: tensor<f32>, %lmax: tensor<f32>, %e: tensor<1x8x4x4x!q
 // GENERIC-NEXT: %idx = "qtrain.topk_structures"(%e, %ze, %k) : (tensor<1x8x4x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<i32>) -> tensor<8xi32>
 // GENERIC-NEXT: %didx = "qtrain.topk_structures"(%de, %ze, %k2) : (tensor<2x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<i32>) -> tensor<4xi32>
 
+// ---- fused update on a held grid: q{dense,conv2d}_grad_weight_sgd (with / without select
+// and step), qweight_regrid (custom syntax) ----------------------------------------------------
+qtrain.param @fu.weight trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<2> : tensor<4x3xi8>
+qtrain.param @cu.weight trainable : tensor<8x2x3x3x!qtrain.q<si8, sym>> = dense<3> : tensor<8x2x3x3xi8>
+qtrain.state @fu.weight.scale : tensor<f32> = dense<0.5> : tensor<f32>
+qtrain.state @fu.weight.zero_point : tensor<i32> = dense<-3> : tensor<i32>
+qtrain.state @fu.weight.row_range : tensor<4x2xi32> = dense<5> : tensor<4x2xi32>
+qtrain.state @cu.weight.row_range : tensor<8x2xi32> = dense<3> : tensor<8x2xi32>
+func.func @fused(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %sg: tensor<f32>, %sw: tensor<f32>, %zw: tensor<i32>, %idx: tensor<4xi32>, %k: tensor<i32>, %t: tensor<i32>, %cx: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %ce: tensor<1x8x3x3x!qtrain.q<si8, asym>>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %zx, %e, %ze, %sg, %sw, %zw) <{param = @fu.weight, row_range = @fu.weight.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  "qtrain.qdense_grad_weight_sgd"(%x, %zx, %e, %ze, %sg, %sw, %zw, %idx, %k, %t) <{param = @fu.weight, row_range = @fu.weight.row_range, lr = 2.000000e-02 : f64, rounding = "stochastic", seed = 5 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1>}> {tag} : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<4xi32>, tensor<i32>, tensor<i32>) -> ()
+  "qtrain.qconv2d_grad_weight_sgd"(%cx, %zx, %ce, %ze, %sg, %sw, %zw, %t) <{param = @cu.weight, row_range = @cu.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, lr = 5.000000e-02 : f64, rounding = "stochastic", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 1>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x8x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<i32>) -> ()
+  qtrain.qweight_regrid @fu.weight rows @fu.weight.row_range scale @fu.weight.scale zero_point @fu.weight.zero_point headroom 1.250000e-01 rounding "nearest" seed 0
+  qtrain.qweight_regrid @fu.weight rows @fu.weight.row_range scale @fu.weight.scale zero_point @fu.weight.zero_point headroom 0.000000e+00 rounding "stochastic" seed 3 step %t : tensor<i32> {tag}
+  func.return
+}
+// CHECK-NEXT:    qtrain.param @fu.weight trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<2> : tensor<4x3xi8>
+// CHECK-NEXT:    qtrain.param @cu.weight trainable : tensor<8x2x3x3x!qtrain.q<si8, sym>> = dense<3> : tensor<8x2x3x3xi8>
+// CHECK-NEXT:    qtrain.state @fu.weight.scale : tensor<f32> = dense<5.000000e-01> : tensor<f32>
+// CHECK-NEXT:    qtrain.state @fu.weight.zero_point : tensor<i32> = dense<-3> : tensor<i32>
+// CHECK-NEXT:    qtrain.state @fu.weight.row_range : tensor<4x2xi32> = dense<5> : tensor<4x2xi32>
+// CHECK-NEXT:    qtrain.state @cu.weight.row_range : tensor<8x2xi32> = dense<3> : tensor<8x2xi32>
+// CHECK-NEXT:    func.func @fused(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %sg: tensor<f32>, %sw: tensor<f32>, %zw: tensor<i32>, %idx: tensor<4xi32>, %k: tensor<i32>, %t: tensor<i32>, %cx: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %ce: tensor<1x8x3x3x!qtrain.q<si8, asym>>) {
+// CHECK-NEXT:      "qtrain.qdense_grad_weight_sgd"(%x, %zx, %e, %ze, %sg, %sw, %zw) <{param = @fu.weight, row_range = @fu.weight.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+// CHECK-NEXT:      "qtrain.qdense_grad_weight_sgd"(%x, %zx, %e, %ze, %sg, %sw, %zw, %idx, %k, %t) <{param = @fu.weight, row_range = @fu.weight.row_range, lr = 2.000000e-02 : f64, rounding = "stochastic", seed = 5 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1>}> {tag} : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<4xi32>, tensor<i32>, tensor<i32>) -> ()
+// CHECK-NEXT:      "qtrain.qconv2d_grad_weight_sgd"(%cx, %zx, %ce, %ze, %sg, %sw, %zw, %t) <{param = @cu.weight, row_range = @cu.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, lr = 5.000000e-02 : f64, rounding = "stochastic", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 1>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x8x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<i32>) -> ()
+// CHECK-NEXT:      qtrain.qweight_regrid @fu.weight rows @fu.weight.row_range scale @fu.weight.scale zero_point @fu.weight.zero_point headroom 1.250000e-01 rounding "nearest" seed 0
+// CHECK-NEXT:      qtrain.qweight_regrid @fu.weight rows @fu.weight.row_range scale @fu.weight.scale zero_point @fu.weight.zero_point headroom 0.000000e+00 rounding "stochastic" seed 3 step %t : tensor<i32> {tag}
+// CHECK-NEXT:      func.return
+// CHECK-NEXT:    }
+
+// GENERIC:      "qtrain.qweight_regrid"() <{param = @fu.weight, row_range = @fu.weight.row_range, scale = @fu.weight.scale, zero_point = @fu.weight.zero_point, headroom = 1.250000e-01 : f64, rounding = "nearest", seed = 0 : i64}> : () -> ()
+// GENERIC-NEXT: "qtrain.qweight_regrid"(%t) <{param = @fu.weight, row_range = @fu.weight.row_range, scale = @fu.weight.scale, zero_point = @fu.weight.zero_point, headroom = 0.000000e+00 : f64, rounding = "stochastic", seed = 3 : i64}> {tag} : (tensor<i32>) -> ()
+
 // CHECK-NEXT: }
