@@ -130,7 +130,7 @@ def main() -> int:
                     sys.exit(f"unknown variant {variant} (known: {', '.join(VARIANTS)})")
                 print(f"{name} {variant} ...", flush=True)
                 rows.append(run(ds, variant, args, Path(t), out))
-    (out / "bench-vae.json").write_text(json.dumps(rows, indent=2) + "\n")
+                (out / "bench-vae.json").write_text(json.dumps(rows, indent=2) + "\n")  # after every row
     print()
     print("| dataset | variant | accuracy 10 / 100 / 200 labels per class (%) | paper, 100 labels (%) | ELBO per epoch | "
           "arena B (paper act.) | weights B (paper) | RAM B | Cortex-M4 instr./step |")

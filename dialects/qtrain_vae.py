@@ -59,6 +59,7 @@ from xdsl.irdl import (
 from odtc.dialects.qtrain_fqt import (
     _q8,  # pyright: ignore[reportPrivateUsage]
     _require_acc,  # pyright: ignore[reportPrivateUsage]
+    _scalar,  # pyright: ignore[reportPrivateUsage]
     _verify_acc_layer,  # pyright: ignore[reportPrivateUsage]
     _zp,  # pyright: ignore[reportPrivateUsage]
     acc_type,
@@ -91,6 +92,18 @@ def conv_transpose_output_hw(
     oh = (hw[0] - 1) * stride[0] - padding[0] - padding[2] + kernel[0] + output_padding[0]
     ow = (hw[1] - 1) * stride[1] - padding[1] - padding[3] + kernel[1] + output_padding[1]
     return oh, ow
+
+
+def _check_transpose_geometry(
+    op: IRDLOperation, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int], out_pad: Sequence[int]
+) -> None:
+    """What makes a conv-transpose the adjoint of a conv: output_padding < stride per axis and
+    some kernel tap inside the output."""
+    for axis in range(2):
+        if out_pad[axis] >= stride[axis]:
+            raise _err(op, f"output_padding {_fmt(out_pad)} must be smaller than the stride {_fmt(stride)} per axis")
+    if padding[0] + padding[2] >= kernel[0] or padding[1] + padding[3] >= kernel[1]:
+        raise _err(op, f"padding {_fmt(padding)} leaves no kernel tap of {_fmt(kernel)} inside the output")
 
 
 def _f64(v: float) -> FloatAttr:
@@ -158,14 +171,7 @@ class ConvTranspose2dOp(IRDLOperation):
                 f"weight has {ci} input channels but input has {c} "
                 f"(weight shape {_fmt((ci, o, kh, kw))} is [Cin, Cout, kh, kw], input shape {_fmt((n, c, h, wd))})",
             )
-        for axis in range(2):
-            if out_pad[axis] >= stride[axis]:
-                raise _err(
-                    self, f"output_padding {_fmt(out_pad)} must be smaller than the stride {_fmt(stride)} per axis"
-                )
-        if padding[0] + padding[2] >= kh or padding[1] + padding[3] >= kw:
-            # Each output row must be reached by some tap, or the op is not the adjoint of a conv.
-            raise _err(self, f"padding {_fmt(padding)} leaves no kernel tap of {_fmt((kh, kw))} inside the output")
+        _check_transpose_geometry(self, (kh, kw), stride, padding, out_pad)
         if self.bias is not None:
             _require_shape(self, "bias", self.bias, (o,))
         oh, ow = conv_transpose_output_hw((h, wd), (kh, kw), stride, padding, out_pad)
@@ -216,6 +222,7 @@ class ConvTranspose2dGradInputOp(IRDLOperation):
         stride = _ints(self.stride, 2, self, "stride", 1)
         padding = _ints(self.padding, 4, self, "padding", 0)
         out_pad = _ints(self.output_padding, 2, self, "output_padding", 0)
+        _check_transpose_geometry(self, (kh, kw), stride, padding, out_pad)
         oh, ow = conv_transpose_output_hw((h, wd), (kh, kw), stride, padding, out_pad)
         _require_shape(self, "output error", self.output_grad, (n, o, oh, ow))
 
@@ -349,7 +356,7 @@ class KlDivergenceOp(IRDLOperation):
     mu = operand_def(TensorType)
     logvar = operand_def(TensorType)
     loss = result_def(TensorType)
-    beta = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr[Float64Type])
     assembly_format = "$mu `,` $logvar `beta` $beta attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, mu: SSAValue, logvar: SSAValue, beta: float = 1.0) -> None:
@@ -374,7 +381,7 @@ class KlDivergenceGradMuOp(IRDLOperation):
     T: ClassVar = VarConstraint("T", base(TensorType))
     mu = operand_def(T)
     mu_grad = result_def(T)
-    beta = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr[Float64Type])
     assembly_format = "$mu `beta` $beta attr-dict `:` type($mu)"
 
     def __init__(self, mu: SSAValue, beta: float = 1.0) -> None:
@@ -397,7 +404,7 @@ class KlDivergenceGradLogvarOp(IRDLOperation):
     T: ClassVar = VarConstraint("T", base(TensorType))
     logvar = operand_def(T)
     logvar_grad = result_def(T)
-    beta = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr[Float64Type])
     assembly_format = "$logvar `beta` $beta attr-dict `:` type($logvar)"
 
     def __init__(self, logvar: SSAValue, beta: float = 1.0) -> None:
@@ -501,6 +508,8 @@ class QConvTranspose2dAccOp(IRDLOperation):
                           None, None, self.output)
         if (self.bias is None) != (self.acc_scale is None):
             raise _err(self, "a bias needs the accumulator scale")
+        if self.acc_scale is not None:
+            _scalar(self, "accumulator scale", self.acc_scale)
         _require_rank(self, "input", self.input, (4,))
         _require_rank(self, "weight", self.weight, (4,))
         n, c, h, wd = tensor_shape(self.input)
@@ -513,6 +522,7 @@ class QConvTranspose2dAccOp(IRDLOperation):
         stride = _ints(self.stride, 2, self, "stride", 1)
         padding = _ints(self.padding, 4, self, "padding", 0)
         out_pad = _ints(self.output_padding, 2, self, "output_padding", 0)
+        _check_transpose_geometry(self, (kh, kw), stride, padding, out_pad)
         oh, ow = conv_transpose_output_hw((h, wd), (kh, kw), stride, padding, out_pad)
         _require_shape(self, "result", self.output, (n, o, oh, ow))
 

@@ -410,7 +410,7 @@ class _Rewriter:
             self.dead.append(o)
         elif isinstance(o, LOSSES):
             if isinstance(o, qt.MseOp):
-                raise self._unsupported(o, "quantized training supports the cross_entropy loss")
+                raise self._unsupported(o, "quantized training supports the cross_entropy and elbo (reconstruction bce) losses")
             o.attributes[C_F32] = UnitAttr()
             pred = o.operands[0]
             x = self._act(pred, o)
