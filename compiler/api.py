@@ -166,6 +166,8 @@ class CompileResult:
     module: ModuleOp
     """The lowered (ckern) module."""
     memory: dict[str, int] = field(default_factory=dict[str, int])
+    initialised: list[str] = field(default_factory=list[str])
+    """Parameters whose initial values came from `init`."""
 
 
 def memory_report(planned: ModuleOp, lowered: ModuleOp) -> dict[str, int]:
@@ -268,6 +270,22 @@ def op_macs(op: Operation) -> int:
         n, _, oh, ow = shape(op.output_grad)
         rows, cg, kh, kw = shape(op.weight_grad)
         return n * rows * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QConvTranspose2dAccOp):
+        n, c, h, w = shape(op.input)
+        _, o, kh, kw = shape(op.weight)
+        return n * c * h * w * o * kh * kw
+    if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
+        n, c, h, w = shape(op.input)
+        _, o, kh, kw = shape(op.weight_grad)
+        return n * c * h * w * o * kh * kw
+    if isinstance(op, qtrain.ConvTranspose2dOp):  # every input element meets Cout*KH*KW taps
+        n, c, h, w = shape(op.input)
+        _, o, kh, kw = shape(op.weight)
+        return n * c * h * w * o * kh * kw
+    if isinstance(op, qtrain.ConvTranspose2dGradInputOp):  # the adjoint: the same count
+        n, c, h, w = shape(op.input_grad)
+        _, o, kh, kw = shape(op.weight)
+        return n * c * h * w * o * kh * kw
     if isinstance(op, qtrain.DenseOp | qtrain.QDenseOp):
         n, k = shape(op.input)
         return n * k * shape(op.weight)[0]
@@ -293,7 +311,8 @@ def op_macs(op: Operation) -> int:
 
 
 QUANT_BACKWARD = (qtrain.QConv2dGradInputOp, qtrain.QConv2dGradWeightOp, qtrain.QDenseGradInputOp,
-                  qtrain.QDenseGradWeightOp, qtrain.QDenseGradWeightSgdOp, qtrain.QConv2dGradWeightSgdOp)
+                  qtrain.QDenseGradWeightOp, qtrain.QDenseGradWeightSgdOp, qtrain.QConv2dGradWeightSgdOp,
+                  qtrain.QConvTranspose2dGradWeightOp)
 
 
 def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
@@ -308,7 +327,9 @@ def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
             continue
         if "qtrain.recompute" in op.attributes:
             out["recompute"] += m
-        elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS, *QUANT_BACKWARD)):
+        elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS, *QUANT_BACKWARD)) or (
+            "qtrain.backward" in op.attributes  # e.g. a conv_transpose2d's input gradient as qconv2d_acc
+        ):
             out["backward"] += m
         else:
             out["forward"] += m
@@ -370,11 +391,14 @@ def compile_model(
     build_dir: str | Path = "build",
     target: str = "host",
     after_each: Callable[[str, ModuleOp], None] | None = None,
+    init: str | Path | None = None,
 ) -> CompileResult:
     """Compile `model` into BUILD: the C project (model.c, model.h, runtime/, target/,
     Makefile), `model.mlir` (input), `train_step.mlir` (qtrain IR with the buffer plan, the
     reference interpreter's input), `model.ckern.mlir` (the lowered IR), `pipeline.txt` and
-    `memory.json`."""
+    `memory.json`. `init`: an .npz (e.g. another build's trained.npz) whose arrays replace
+    the initial values of the parameters of the same name (a second training phase that
+    starts from a first phase's weights)."""
     from odtc.compiler.build import write_build
 
     if target not in TARGETS:
@@ -382,6 +406,7 @@ def compile_model(
     cfg = config or Config()
     module = model if isinstance(model, ModuleOp) else load_model(model)
     _check_single_sample(module)
+    initialised = apply_initial_weights(module, init) if init is not None else []
     build = Path(build_dir)
     build.mkdir(parents=True, exist_ok=True)
     model_dir = Path(str(model).split(":", 1)[0]).parent if not isinstance(model, ModuleOp) else Path(".")
@@ -407,7 +432,45 @@ def compile_model(
         raise CompileError(_first_line(exc)) from None
     memory = memory_report(planned, lowered)
     (build / "memory.json").write_text(json.dumps(memory, indent=2) + "\n")
-    return CompileResult(build, pipeline, lowered, memory)
+    return CompileResult(build, pipeline, lowered, memory, initialised)
+
+
+def apply_initial_weights(module: ModuleOp, path: str | Path) -> list[str]:
+    """Replace the initial values of the parameters named in the .npz at `path` (source
+    names, source layout, float32); returns the names replaced. Arrays for names the model
+    does not have are ignored (a classifier built on a VAE's encoder takes the encoder's
+    weights and leaves the decoder's); a shape mismatch, a non-float parameter, or no
+    matching name at all is an error."""
+    from odtc.compiler.builder import dense_attr
+
+    p = Path(path)
+    if not p.is_file():
+        raise CompileError(f"--init: {p} does not exist")
+    try:
+        arrays = dict(np.load(p))
+    except (OSError, ValueError) as exc:
+        raise CompileError(f"--init: {p} is not an .npz file ({exc})") from None
+    params = {o.sym_name.data: o for o in module.ops if isinstance(o, qtrain.ParamOp)}
+    done: list[str] = []
+    for name, value in arrays.items():
+        param = params.get(name)
+        if param is None:
+            continue
+        shape = tuple(param.type.get_shape())
+        if tuple(value.shape) != shape:
+            raise CompileError(
+                f"--init: {p}['{name}'] has shape {list(value.shape)} but the model's @{name} is {list(shape)}"
+            )
+        if param.type.element_type != f32:
+            raise CompileError(f"--init: @{name} has element type {param.type.element_type}; only f32 parameters load")
+        param.properties["init"] = dense_attr(np.asarray(value, dtype=np.float32))
+        done.append(name)
+    if not done:
+        raise CompileError(
+            f"--init: none of the {len(arrays)} arrays in {p} names a parameter of the model "
+            f"(model parameters: {', '.join(list(params)[:8])}{', ...' if len(params) > 8 else ''})"
+        )
+    return done
 
 
 def _copy_npz_inits(module: ModuleOp, src: Path, build: Path) -> None:
@@ -519,13 +582,18 @@ def train(
     backend: str = "c",
     emulate: bool = False,
     timeout: float = 3600,
+    labels_per_class: int | None = None,
+    on_trained: Callable[[Callable[[np.ndarray], np.ndarray]], None] | None = None,
 ) -> TrainReport:
     """Run the compiled training step over the training split (reshuffled each epoch),
     evaluate on the test split, write BUILD/trained.npz (parameters by source name, source
     layout). Backends: "c" — the generated C, on host through libmodel.so or, with
     `emulate`, as model.elf on the build's Cortex-M target under QEMU (with instruction
     counts); "interpreter" — the reference interpreter on BUILD/train_step.mlir.
-    `progress(epoch, step, steps_per_epoch, running_mean_loss)`."""
+    `progress(epoch, step, steps_per_epoch, running_mean_loss)`. `labels_per_class`: train
+    on the first N samples of each class only (applied after `limit`). `on_trained(infer)`
+    is called after the last step with `odtc_infer` of the trained model (not with
+    `emulate`), e.g. to look at a VAE's reconstructions."""
     build = Path(build_dir)
     ir = build / "train_step.mlir"
     if not ir.is_file():
@@ -537,7 +605,7 @@ def train(
     if backend not in BACKENDS:
         raise CompileError(f"unknown backend '{backend}' (expected one of: {', '.join(BACKENDS)})")
     module = parse_module(ir.read_text(), str(ir))
-    ds = (load_dataset(data) if isinstance(data, str) else data).limited(limit)
+    ds = (load_dataset(data) if isinstance(data, str) else data).limited(limit).labelled_per_class(labels_per_class)
     plan = _make_plan(module, ds, epochs, seed)
     param_names = [o.sym_name.data for o in module.ops if isinstance(o, qtrain.ParamOp)]
     param_shapes = {o.sym_name.data: tuple(o.type.get_shape()) for o in module.ops if isinstance(o, qtrain.ParamOp)}
@@ -564,6 +632,8 @@ def train(
             if k + 1 == plan.steps_per_epoch:
                 accs.append(_accuracy(infer_fn, plan.test))
         params = read_params()
+        if on_trained is not None:
+            on_trained(infer_fn)
     params = {n: params[n].reshape(param_shapes[n]) for n in param_names}
     np.savez(build / "trained.npz", **params)
     epoch_losses = [

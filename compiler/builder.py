@@ -181,6 +181,52 @@ class GraphBuilder:
             raise BuilderError(f"cannot reshape {list(qtrain.tensor_shape(x))} to {list(shape)}")
         return self._b.insert(qtrain.ReshapeOp(x, shape)).output
 
+    def conv_transpose2d(
+        self,
+        x: SSAValue,
+        out_channels: int,
+        kernel: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        bias: bool = True,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> SSAValue:
+        """Transposed conv (PyTorch ConvTranspose2d, groups 1; weight [Cin, Cout, kh, kw]);
+        `padding` as for conv2d, output size (H-1)*stride - pads + kernel + output_padding."""
+        shape = qtrain.tensor_shape(x)
+        if len(shape) != 4:
+            raise BuilderError(f"conv_transpose2d needs an [N, C, H, W] input, got shape {list(shape)}")
+        c = shape[1]
+        kh, kw = _pair(kernel)
+        strides, pads, out_pad = _pair(stride), _pads(padding), _pair(output_padding)
+        if any(p >= s for p, s in zip(out_pad, strides)):
+            raise BuilderError(f"conv_transpose2d output_padding {list(out_pad)} must be below the stride {list(strides)}")
+        oh, ow = qtrain.conv_transpose_output_hw(shape[2:], (kh, kw), strides, pads, out_pad)
+        if oh < 1 or ow < 1 or pads[0] + pads[2] >= kh or pads[1] + pads[3] >= kw:
+            raise BuilderError(f"conv_transpose2d padding {list(pads)} does not fit kernel {kh}x{kw}")
+        name = self._auto_name("deconv", name)
+        fan_in = out_channels * kh * kw  # PyTorch's fan-in of a [Cin, Cout, kh, kw] weight
+        w = self.param(f"{name}.weight", self._uniform((c, out_channels, kh, kw), fan_in), trainable)
+        b = self.param(f"{name}.bias", self._uniform((out_channels,), fan_in), trainable) if bias else None
+        return self._b.insert(qtrain.ConvTranspose2dOp(x, w, b, strides, pads, out_pad)).output
+
+    def sigmoid(self, x: SSAValue) -> SSAValue:
+        return self._b.insert(qtrain.SigmoidOp(x)).output
+
+    def exp(self, x: SSAValue) -> SSAValue:
+        return self._b.insert(qtrain.ExpOp(x)).output
+
+    def reparameterize(self, mu: SSAValue, logvar: SSAValue, seed: int = 0) -> SSAValue:
+        """z = mu + exp(logvar / 2) * eps in training (fresh eps every step), z = mu in
+        inference; with loss `elbo` the step adds this sample's KL term to the loss."""
+        if mu.type != logvar.type:
+            raise BuilderError(f"reparameterize needs mu and logvar of one shape, got {mu.type} and {logvar.type}")
+        if not 0 <= seed < 2**31:
+            raise BuilderError(f"reparameterize seed must be in [0, 2^31), got {seed}")
+        return self._b.insert(qtrain.ReparameterizeOp(mu, logvar, seed)).output
+
     # -- result ---------------------------------------------------------------------------
 
     def build(self, *outputs: SSAValue, name: str = "forward") -> ModuleOp:

@@ -17,6 +17,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class TrainConfig:
     loss: str = "cross_entropy"
+    reconstruction: str = "bce"
+    kl_weight: float = 1.0
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     momentum: float = 0.9
@@ -80,7 +82,8 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "train.loss": ("cross_entropy", "mse"),
+    "train.loss": ("cross_entropy", "mse", "elbo"),
+    "train.reconstruction": ("bce", "mse"),
     "train.optimizer": ("sgd", "momentum", "adam"),
     "train.mode": ("full", "bias-only", "last-k", "sparse"),
     "quantize.scheme": ("none", "u8-asym", "s8-sym"),
@@ -150,6 +153,8 @@ def _validate(cfg: Config) -> None:
     t = cfg.train
     if not t.learning_rate > 0:
         raise ConfigError(f"config key 'train.learning_rate' must be positive, got {t.learning_rate}")
+    if not t.kl_weight >= 0:
+        raise ConfigError(f"config key 'train.kl_weight' must be >= 0, got {t.kl_weight}")
     if t.batch_size < 1:
         raise ConfigError(f"config key 'train.batch_size' must be >= 1, got {t.batch_size}")
     p = cfg.partial_update

@@ -34,6 +34,23 @@ class Dataset:
             return self
         return Dataset(self.name, self.x_train[:limit], self.y_train[:limit], self.x_test[:limit], self.y_test[:limit])
 
+    def labelled_per_class(self, n: int | None) -> "Dataset":
+        """The first `n` training samples of every class (in dataset order): the few labels
+        a device gets for a classifier trained on a frozen unsupervised encoder. The test
+        split is unchanged."""
+        if n is None:
+            return self
+        if n < 1:
+            raise DataError(f"--labels-per-class must be >= 1, got {n}")
+        keep: list[int] = []
+        for c in np.unique(self.y_train):
+            idx = np.flatnonzero(self.y_train == c)
+            if len(idx) < n:
+                raise DataError(f"{self.name}: class {int(c)} has {len(idx)} training samples, fewer than {n}")
+            keep.extend(idx[:n].tolist())
+        sel = np.sort(np.asarray(keep, dtype=np.int64))
+        return Dataset(self.name, self.x_train[sel], self.y_train[sel], self.x_test, self.y_test)
+
 
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (gzipped or not): magic 2051 images or 2049 labels, big-endian."""

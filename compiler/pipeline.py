@@ -52,7 +52,10 @@ def pipeline_string(cfg: Config) -> str:
         mark.append(f"bias-k={t.bias_k}")
         if t.sparse_weights:
             mark.append(f"weights={_tuple(t.sparse_weights)}")
-    ad = [f"loss={t.loss}", f"optimizer={t.optimizer}", f"lr={_fmt_float(t.learning_rate)}"]
+    ad = [f"loss={t.loss}"]
+    if t.loss == "elbo":
+        ad += [f"recon={t.reconstruction}", f"kl-weight={_fmt_float(t.kl_weight)}"]
+    ad += [f"optimizer={t.optimizer}", f"lr={_fmt_float(t.learning_rate)}"]
     if t.optimizer == "momentum":
         ad.append(f"momentum={_fmt_float(t.momentum)}")
     if t.optimizer == "adam":

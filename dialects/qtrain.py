@@ -2137,10 +2137,22 @@ QUANT_OPS: tuple[type[IRDLOperation], ...] = (QuantizeOp, DequantizeOp, Requanti
 # above, so the import must come after them).
 from odtc.dialects.qtrain_fqt import *  # noqa: E402,F403
 from odtc.dialects.qtrain_fqt import FQT_OPS  # noqa: E402
+from odtc.dialects.qtrain_vae import *  # noqa: E402,F403
+from odtc.dialects.qtrain_vae import (  # noqa: E402
+    VAE_BACKWARD_OPS,
+    VAE_FORWARD_OPS,
+    VAE_LOSS_OPS,
+    VAE_OPS,
+    VAE_QUANT_OPS,
+)
+
+FORWARD_OPS = FORWARD_OPS + VAE_FORWARD_OPS
+LOSS_OPS = LOSS_OPS + VAE_LOSS_OPS
+BACKWARD_OPS = BACKWARD_OPS + VAE_BACKWARD_OPS
 
 QTrain = Dialect(
     "qtrain",
     [ParamOp, StateOp, LoadOp, StoreOp, *FORWARD_OPS, *LOSS_OPS, *QUANT_OPS, *BACKWARD_OPS, *OPTIMIZER_OPS,
-     *FUSED_UPDATE_OPS, *FQT_OPS],
+     *FUSED_UPDATE_OPS, *FQT_OPS, *VAE_QUANT_OPS],  # the other VAE ops are in FORWARD/LOSS/BACKWARD_OPS
     [QuantType, NpzAttr],
 )

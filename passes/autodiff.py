@@ -41,7 +41,10 @@ from xdsl.utils.exceptions import PassFailedException
 
 from odtc.dialects import qtrain
 
-LOSSES = ("cross_entropy", "mse")
+LOSSES = ("cross_entropy", "mse", "elbo")
+RECONSTRUCTIONS = ("bce", "mse")
+RNG_STEP_MODULO = 2**31 - 1
+"""The sampling counter wraps here (an i32 state); eps streams repeat after 2^31 - 1 steps."""
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
@@ -68,7 +71,14 @@ class AutodiffPass(ModulePass):
     name = "qtrain-autodiff"
 
     loss: str = "cross_entropy"
-    """cross_entropy (int32 class labels) or mse (target shaped like the output)."""
+    """cross_entropy (int32 class labels), mse (target shaped like the output) or elbo
+    (variational autoencoder: reconstruction of the target + kl-weight * the KL term of
+    every qtrain.reparameterize; the driver passes the input as the target)."""
+    recon: str = "bce"
+    """elbo's reconstruction term: bce (summed binary cross-entropy on the logits of the
+    output sigmoid) or mse (qtrain.mse of the output)."""
+    kl_weight: float = 1.0
+    """elbo's beta: the weight of the KL terms."""
     optimizer: str = "sgd"
     """sgd, momentum or adam (PyTorch semantics)."""
     lr: float = 0.01
@@ -86,6 +96,10 @@ class AutodiffPass(ModulePass):
             raise _fail(f"unknown loss '{self.loss}' (expected one of: {', '.join(LOSSES)})")
         if self.optimizer not in OPTIMIZERS:
             raise _fail(f"unknown optimizer '{self.optimizer}' (expected one of: {', '.join(OPTIMIZERS)})")
+        if self.recon not in RECONSTRUCTIONS:
+            raise _fail(f"unknown recon '{self.recon}' (expected one of: {', '.join(RECONSTRUCTIONS)})")
+        if not self.kl_weight >= 0:
+            raise _fail(f"kl-weight must be >= 0, got {self.kl_weight}")
         if self.batch_size < 1:
             raise _fail(f"batch-size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
@@ -117,6 +131,8 @@ class _Differentiator:
         self.param_grads: dict[str, list[SSAValue]] = {}
         self.block = Block()
         self.rewriter = Rewriter()
+        self.rng_step: SymbolRefAttr | None = None
+        self.rng_step_value: SSAValue | None = None
 
     # -- emission helpers -------------------------------------------------------------------
 
@@ -173,11 +189,21 @@ class _Differentiator:
         value_map: dict[SSAValue, SSAValue] = {fwd_block.args[0]: self.block.args[0]}
         forward_ops: list[Operation] = []
         result: SSAValue | None = None
+        samples: list[qtrain.ReparameterizeOp] = []
         for o in fwd_block.ops:
             if isinstance(o, func.ReturnOp):
                 result = value_map[o.arguments[0]]
                 break
-            clone = o.clone(value_mapper=value_map)
+            if isinstance(o, qtrain.ReparameterizeOp):
+                if self.opts.loss != "elbo":
+                    raise _fail(
+                        f"{o.name} (op #{list(fwd_block.ops).index(o)} of @{self.opts.forward}) samples a latent "
+                        f"and needs loss 'elbo', got '{self.opts.loss}'"
+                    )
+                clone = self._training_sample(o, value_map)
+                samples.append(clone)
+            else:
+                clone = o.clone(value_mapper=value_map)
             for old, new in zip(o.results, clone.results):
                 value_map[old] = new
                 new.name_hint = old.name_hint
@@ -192,9 +218,31 @@ class _Differentiator:
         if self.opts.loss == "cross_entropy":
             loss = self.emit(qtrain.SoftmaxCrossEntropyOp(result, target)).results[0]
             self.adjoint[result] = self.emit(qtrain.SoftmaxCrossEntropyGradOp(result, target)).results[0]
-        else:
+        elif self.opts.loss == "mse" or self.opts.recon == "mse":
             loss = self.emit(qtrain.MseOp(result, target)).results[0]
             self.adjoint[result] = self.emit(qtrain.MseGradOp(result, target)).results[0]
+        else:
+            # BCE on the logits of the output sigmoid: the sigmoid is not differentiated
+            # (no adjoint reaches its output), sigmoid_bce_grad seeds its input directly.
+            owner = result.owner
+            if not isinstance(owner, qtrain.SigmoidOp):
+                raise _fail(
+                    f"recon 'bce' needs @{self.opts.forward} to return the output of a qtrain.sigmoid "
+                    f"(it trains on the sigmoid's logits), got {getattr(owner, 'name', 'an argument')}"
+                )
+            logits = owner.input
+            loss = self.emit(qtrain.SigmoidBceOp(logits, target)).results[0]
+            self.adjoint[logits] = self.emit(qtrain.SigmoidBceGradOp(logits, target)).results[0]
+        if self.opts.loss == "elbo":
+            if not samples:
+                raise _fail(f"loss 'elbo' needs a qtrain.reparameterize in @{self.opts.forward}")
+            beta = self.opts.kl_weight
+            for s in samples:
+                kl = self.emit(qtrain.KlDivergenceOp(s.mu, s.logvar, beta)).results[0]
+                kl.name_hint = "kl"
+                loss = self.emit(qtrain.AddOp(loss, kl)).results[0]
+                self.accumulate(s.mu, self.emit(qtrain.KlDivergenceGradMuOp(s.mu, beta)).results[0])
+                self.accumulate(s.logvar, self.emit(qtrain.KlDivergenceGradLogvarOp(s.logvar, beta)).results[0])
         loss.name_hint = "loss"
 
         # 3. backward, in reverse program order.
@@ -227,6 +275,12 @@ class _Differentiator:
                     properties={"counter": pos_sym, "modulo": IntegerAttr(self.opts.batch_size, i64)}
                 )
             )
+        if self.rng_step is not None:
+            self.emit(
+                qtrain.CounterStepOp.create(
+                    properties={"counter": self.rng_step, "modulo": IntegerAttr(RNG_STEP_MODULO, i64)}
+                )
+            )
         self.emit(func.ReturnOp(loss))
 
         if not self.param_grads:
@@ -238,6 +292,20 @@ class _Differentiator:
         last_symbol = [o for o in self.module.ops if isinstance(o, qtrain.ParamOp | qtrain.StateOp)][-1]
         if self.new_states:
             self.rewriter.insert_op(self.new_states, InsertPoint.after(last_symbol))
+
+    def _training_sample(
+        self, o: qtrain.ReparameterizeOp, value_map: dict[SSAValue, SSAValue]
+    ) -> qtrain.ReparameterizeOp:
+        """The training copy of a sampling op: it reads the step counter (one i32 state
+        `rng.step` for the whole step, advanced at its end), so eps is fresh every step."""
+        if self.rng_step_value is None:
+            self.rng_step = self.state("rng.step", TensorType(i32, []))
+            load = self.emit(qtrain.LoadOp(self.rng_step, TensorType(i32, [])))
+            self.rng_step_value = load.results[0]
+            self.rng_step_value.name_hint = "rng_step"
+        return qtrain.ReparameterizeOp(
+            value_map[o.mu], value_map[o.logvar], o.seed.value.data, self.rng_step_value
+        )
 
     def _check_sparse_uses(self, ops: list[Operation]) -> None:
         """Sparse `channels` select output-channel rows of a conv/dense weight; anywhere
@@ -257,6 +325,7 @@ class _Differentiator:
                     )
 
     def _target_type(self, out_type: TensorType) -> TensorType:
+        # elbo: the reconstruction target is shaped like the output (the driver passes the input).
         shape = list(out_type.get_shape())
         if self.opts.loss == "cross_entropy":
             if len(shape) != 2:
@@ -413,7 +482,60 @@ def _batchnorm(d: _Differentiator, o: qtrain.BatchNormOp) -> None:
         d.accumulate(o.beta, d.emit(qtrain.BatchNormGradBetaOp(dy)).results[0])
 
 
+def _conv_transpose(d: _Differentiator, o: qtrain.ConvTranspose2dOp) -> None:
+    """conv_transpose2d(x, W) is conv2d_grad_input(x, W) of a conv2d with the same weight, so
+    its input gradient is that conv2d of dy, and its weight gradient the conv2d weight
+    gradient with input and error swapped (dW[ci, co] = sum x[ci] * dy[co, window])."""
+    dy = d.adjoint[o.output]
+    x_type, w_type = o.input.type, o.weight.type
+    assert isinstance(x_type, TensorType) and isinstance(w_type, TensorType)
+    d.weight_param(o, o.weight, "weight")
+    if d.needs_grad(o.input):
+        d.accumulate(o.input, d.emit(qtrain.ConvTranspose2dGradInputOp(dy, o.weight, x_type, o)).results[0])
+    if d.needs_grad(o.weight):
+        as_conv = _ConvView(o.stride, o.padding, IntegerAttr(1, i64))
+        d.accumulate(o.weight, d.emit(qtrain.Conv2dGradWeightOp(dy, o.input, w_type, as_conv)).results[0])  # type: ignore[arg-type]
+    if o.bias is not None and d.needs_grad(o.bias):
+        d.weight_param(o, o.bias, "bias")
+        d.accumulate(o.bias, d.emit(qtrain.Conv2dGradBiasOp(dy)).results[0])
+
+
+@dataclass(frozen=True)
+class _ConvView:
+    """The conv2d whose input gradient a conv_transpose2d is (stride, padding, groups)."""
+
+    stride: object
+    padding: object
+    groups: object
+
+
+def _sigmoid(d: _Differentiator, o: qtrain.SigmoidOp) -> None:
+    if d.needs_grad(o.input):
+        d.accumulate(o.input, d.emit(qtrain.SigmoidGradOp(d.adjoint[o.output], o.output)).results[0])
+
+
+def _exp(d: _Differentiator, o: qtrain.ExpOp) -> None:
+    if d.needs_grad(o.input):
+        d.accumulate(o.input, d.emit(qtrain.ExpGradOp(d.adjoint[o.output], o.output)).results[0])
+
+
+def _reparameterize(d: _Differentiator, o: qtrain.ReparameterizeOp) -> None:
+    dz = d.adjoint[o.output]
+    assert o.step is not None  # the training copy (see _training_sample)
+    if d.needs_grad(o.mu):
+        d.accumulate(o.mu, dz)
+    if d.needs_grad(o.logvar):
+        d.accumulate(
+            o.logvar,
+            d.emit(qtrain.ReparameterizeGradLogvarOp(dz, o.logvar, o.step, o.seed.value.data)).results[0],
+        )
+
+
 _HANDLERS: dict[type[Operation], Callable[[_Differentiator, Operation], None]] = {
+    qtrain.ConvTranspose2dOp: _conv_transpose,  # type: ignore[dict-item]
+    qtrain.SigmoidOp: _sigmoid,  # type: ignore[dict-item]
+    qtrain.ExpOp: _exp,  # type: ignore[dict-item]
+    qtrain.ReparameterizeOp: _reparameterize,  # type: ignore[dict-item]
     qtrain.Conv2dOp: _conv,  # type: ignore[dict-item]
     qtrain.DenseOp: _dense,  # type: ignore[dict-item]
     qtrain.ReluOp: _relu,  # type: ignore[dict-item]

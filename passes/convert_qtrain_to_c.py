@@ -278,10 +278,86 @@ def _lower(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch tab
             _lower_qlayer(L, op)
         case qtrain.CounterStepOp():
             L.call("odtc_counter_step", L.sym(op.counter, "int32_t"), _i(op.modulo.value.data))
+        case _ if isinstance(op, qtrain.VAE_OPS):
+            _lower_vae(L, op)
         case _ if isinstance(op, FQT_OPS):
             _lower_fqt(L, op)
         case func.ReturnOp():
             pass
+        case _:
+            raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
+
+
+def _lower_vae(L: _Lowerer, op: Operation) -> None:
+    """The VAE ops (dialects/qtrain_vae.py) -> runtime/c/src/vae_f32.c; a conv-transpose's
+    input gradient is the plain conv2d kernel with the weight read as OIHW = [Cin, Cout]."""
+    r = L.ref
+    match op:
+        case qtrain.ConvTranspose2dOp():
+            n, c, h, w = _shape(op.input)
+            _, o, kh, kw = _shape(op.weight)
+            _, _, oh, ow = _shape(op.output)
+            stride = op.stride.get_values()
+            pad = op.padding.get_values()
+            L.call("odtc_conv_transpose2d_f32", r(op.input), r(op.weight), r(op.bias), r(op.output),
+                   *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *stride, *pad)])
+        case qtrain.ConvTranspose2dGradInputOp():
+            n, o, oh, ow = _shape(op.output_grad)
+            ci, _, kh, kw = _shape(op.weight)
+            stride = op.stride.get_values()
+            pad = op.padding.get_values()
+            L.call("odtc_conv2d_f32", r(op.output_grad), r(op.weight), r(None), r(op.input_grad),
+                   *[_i(v) for v in (n, o, oh, ow, ci, kh, kw, *stride, *pad, 1)])
+        case qtrain.SigmoidOp() | qtrain.ExpOp():
+            name = "odtc_sigmoid_f32" if isinstance(op, qtrain.SigmoidOp) else "odtc_exp_f32"
+            L.call(name, r(op.input), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.SigmoidGradOp() | qtrain.ExpGradOp():
+            name = "odtc_sigmoid_f32_grad" if isinstance(op, qtrain.SigmoidGradOp) else "odtc_exp_f32_grad"
+            L.call(name, r(op.output_grad), r(op.output), r(op.input_grad), _i(prod(_shape(op.output))))
+        case qtrain.ReparameterizeOp():
+            if op.step is None:  # inference: z = mu
+                L.copy(r(op.output), r(op.mu), 4 * prod(_shape(op.mu)))
+            else:
+                L.call("odtc_reparameterize_f32", r(op.mu), r(op.logvar), r(op.output), _i(prod(_shape(op.mu))),
+                       _i(op.seed.value.data), ckern.DerefAttr(r(op.step)))
+        case qtrain.ReparameterizeGradLogvarOp():
+            L.call("odtc_reparameterize_f32_grad_logvar", r(op.output_grad), r(op.logvar), r(op.logvar_grad),
+                   _i(prod(_shape(op.logvar))), _i(op.seed.value.data), ckern.DerefAttr(r(op.step)))
+        case qtrain.KlDivergenceOp():
+            L.call("odtc_kl_divergence_f32", r(op.mu), r(op.logvar), _i(prod(_shape(op.mu))),
+                   _f32(op.beta.value.data), result=r(op.loss))
+        case qtrain.KlDivergenceGradMuOp():
+            L.call("odtc_kl_divergence_f32_grad_mu", r(op.mu), r(op.mu_grad), _i(prod(_shape(op.mu))),
+                   _f32(op.beta.value.data))
+        case qtrain.KlDivergenceGradLogvarOp():
+            L.call("odtc_kl_divergence_f32_grad_logvar", r(op.logvar), r(op.logvar_grad),
+                   _i(prod(_shape(op.logvar))), _f32(op.beta.value.data))
+        case qtrain.SigmoidBceOp():
+            L.call("odtc_sigmoid_bce_f32", r(op.logits), r(op.target), _i(prod(_shape(op.logits))),
+                   result=r(op.loss))
+        case qtrain.SigmoidBceGradOp():
+            L.call("odtc_sigmoid_bce_f32_grad", r(op.logits), r(op.target), r(op.logits_grad),
+                   _i(prod(_shape(op.logits))))
+        case qtrain.QConvTranspose2dAccOp():
+            _require_s8(op, "weights", op.weight)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            n, c, h, w = _shape(op.input)
+            _, o, kh, kw = _shape(op.weight)
+            _, _, oh, ow = _shape(op.output)
+            L.call(f"odtc_qconv_transpose2d_acc_{suffix}", r(op.input), r(op.input_zero_point), r(op.weight),
+                   r(op.weight_zero_point), _opt_ref(L, op.bias, "float"), _opt_ref(L, op.acc_scale, "float"),
+                   r(op.output), *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
+                                                   *op.padding.get_values()[:2])])
+        case qtrain.QConvTranspose2dGradWeightOp():
+            _require_s8(op, "the output error", op.output_grad)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            n, c, h, w = _shape(op.input)
+            _, o, kh, kw = _shape(op.weight_grad)
+            _, _, oh, ow = _shape(op.output_grad)
+            L.call(f"odtc_qconv_transpose2d_grad_weight_{suffix}", r(op.input), r(op.input_zero_point),
+                   r(op.output_grad), r(op.output_grad_zero_point), r(op.weight_grad),
+                   *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
+                                     *op.padding.get_values()[:2])])
         case _:
             raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
 

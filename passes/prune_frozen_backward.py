@@ -39,7 +39,7 @@ SIDE_EFFECTS = (
     qtrain.CounterStepOp,
     func.ReturnOp,
 )
-LOSSES = (qtrain.SoftmaxCrossEntropyOp, qtrain.MseOp)
+LOSSES = qtrain.LOSS_OPS
 MASK_READERS = (qtrain.ReluGradOp, qtrain.Relu6GradOp)
 
 

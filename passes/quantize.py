@@ -111,6 +111,12 @@ ERRORS = ("int8", "f32", "int16")
 WEIGHTS = ("per-tensor", "per-channel")
 UPDATES = ("fused", "requantize")
 STEP = "qtrain.step"
+LOSSES = (qt.SoftmaxCrossEntropyOp, qt.MseOp, qt.SigmoidBceOp)
+"""The first loss op of a step: everything before it is forward."""
+FLOAT_ISLANDS = (qt.KlDivergenceOp, qt.KlDivergenceGradMuOp, qt.KlDivergenceGradLogvarOp,
+                 qt.ReparameterizeGradLogvarOp, qt.AddOp)
+"""Backward ops of the VAE's latent that stay f32 (10 values each): they read float views of
+int8 operands, and their results are quantized where an int8 op first reads them."""
 
 
 def _fail(msg: str) -> PassFailedException:
@@ -254,7 +260,7 @@ class _Rewriter:
         """Weights of conv2d/dense layers (found through the train step's uses) become 8-bit."""
         values = init_state(self.module)
         for o in train.body.walk():
-            if isinstance(o, qt.Conv2dOp | qt.DenseOp) and isinstance(o.weight.owner, qt.LoadOp):
+            if isinstance(o, qt.Conv2dOp | qt.DenseOp | qt.ConvTranspose2dOp) and isinstance(o.weight.owner, qt.LoadOp):
                 self.weights.add(o.weight.owner.symbol.root_reference.data)
         wt = self.p.weight_type
         for name in sorted(self.weights):
@@ -312,17 +318,19 @@ class _Rewriter:
         self.gfused: dict[SSAValue, tuple[qt.DenseGradWeightOp | qt.Conv2dGradWeightOp, QInfo, QInfo, SSAValue]] = {}
         self.dead: list[Operation] = []
         self.site = 0
+        self.float_sites = 0  # float errors quantized where an int8 op first reads them
+        self.latents = 0
         ops = list(self.block.ops)
         loss_seen = False
         for o in ops:
             self.anchor = o
-            if isinstance(o, qt.SoftmaxCrossEntropyOp | qt.MseOp):
+            if isinstance(o, LOSSES):
                 loss_seen = True
             if isinstance(o, func.ReturnOp):
                 self._return(o)
             elif isinstance(o, qt.LoadOp):
                 self._load(o)
-            elif not loss_seen or isinstance(o, qt.SoftmaxCrossEntropyOp | qt.MseOp):
+            elif not loss_seen or isinstance(o, LOSSES):
                 self._forward(o)
             else:
                 self._backward(o)
@@ -427,8 +435,14 @@ class _Rewriter:
         raise self._unsupported(o, f"its input comes from '{v.owner.name}', which qtrain-quantize cannot quantize")
 
     def _forward(self, o: Operation) -> None:
-        if isinstance(o, qt.Conv2dOp | qt.DenseOp):
+        if isinstance(o, qt.Conv2dOp | qt.DenseOp | qt.ConvTranspose2dOp):
             self._layer(o)
+        elif isinstance(o, qt.ReparameterizeOp):
+            self._sample(o)
+        elif isinstance(o, qt.SigmoidOp | qt.ExpOp):
+            # the output activation (returned in f32 by @forward): float on a dequantized input
+            o.operands = [self._float(o.input)]  # type: ignore[misc]
+            o.attributes[C_F32] = UnitAttr()
         elif isinstance(o, qt.ReluOp):
             if o.input not in self.fused:
                 raise self._unsupported(o, "a relu must directly follow a conv2d or dense layer")
@@ -442,9 +456,9 @@ class _Rewriter:
                 new = qt.ReshapeOp(x.value, shape)
             self.q[o.output] = QInfo(self._v(new), x.scale, x.zero_point)
             self.dead.append(o)
-        elif isinstance(o, qt.SoftmaxCrossEntropyOp | qt.MseOp):
+        elif isinstance(o, LOSSES):
             if isinstance(o, qt.MseOp):
-                raise self._unsupported(o, "quantized training supports the cross_entropy loss")
+                raise self._unsupported(o, "quantized training supports the cross_entropy and elbo (reconstruction bce) losses")
             o.attributes[C_F32] = UnitAttr()
             pred = o.operands[0]
             x = self._act(pred, o)
@@ -453,12 +467,37 @@ class _Rewriter:
         else:
             raise self._unsupported(o)
 
+    def _sample(self, o: qt.ReparameterizeOp) -> None:
+        """z = mu + exp(logvar / 2) * eps in f32 on the dequantized mu and logvar (bit-exact
+        already), then z quantized with its own tracked range for the decoder. Inference
+        (no step) returns mu: z reuses mu's quantized value."""
+        if o.step is None:
+            self.q[o.output] = self._act(o.mu, o)
+            self.dead.append(o)
+            return
+        o.operands = [self._float(o.mu), self._float(o.logvar), o.step]  # type: ignore[misc]
+        at = self.p.act_type
+        self.anchor = o.next_op  # type: ignore[assignment]
+        obs = self._v(qt.MinMaxOp(o.output))
+        name = "act.latent" if self.latents == 0 else f"act.latent{self.latents}"
+        self.latents += 1
+        s, z = self._tracked(f"{name}.range", obs, self.p.alpha_a, at, True)
+        self.q[o.output] = QInfo(self._v(qt.QuantizeOp(o.output, s, z, at)), s, z)
+
+    def _float(self, v: SSAValue) -> SSAValue:
+        """A float view of an activation or error: dequantized if it is quantized."""
+        if v in self.q:
+            return self._dequant(v, self.q[v])
+        if v in self.e:
+            return self._dequant(v, self.e[v])
+        return v
+
     def _dequant(self, v: SSAValue, x: QInfo) -> SSAValue:
         if v not in self.deq:
             self.deq[v] = self._v(qt.DequantizeOp(x.value, x.scale, x.zero_point))
         return self.deq[v]
 
-    def _layer(self, o: qt.Conv2dOp | qt.DenseOp) -> None:
+    def _layer(self, o: qt.Conv2dOp | qt.DenseOp | qt.ConvTranspose2dOp) -> None:
         x = self._act(o.input, o)
         w = self.q.get(o.weight)
         if w is None:
@@ -467,6 +506,9 @@ class _Rewriter:
         if isinstance(o, qt.Conv2dOp):
             acc = self._v(qt.QConv2dAccOp(x.value, x.zero_point, w.value, w.zero_point, o.bias,
                                           sacc if o.bias is not None else None, o.stride, o.padding, o.groups))
+        elif isinstance(o, qt.ConvTranspose2dOp):
+            acc = self._v(qt.QConvTranspose2dAccOp(x.value, x.zero_point, w.value, w.zero_point, o.bias,
+                                                   sacc if o.bias is not None else None, o))
         else:
             acc = self._v(qt.QDenseAccOp(x.value, x.zero_point, w.value, w.zero_point, o.bias,
                                          sacc if o.bias is not None else None))
@@ -501,6 +543,15 @@ class _Rewriter:
     def _err(self, v: SSAValue, o: Operation) -> QInfo:
         if v in self.e:
             return self.e[v]
+        if isinstance(v.owner, FLOAT_ISLANDS):
+            # a float error of the latent (KL gradient + the sample's, fan-out sums): int8
+            # from here on, with a range of its own
+            site = f"err.float{self.float_sites}.range"
+            self.float_sites += 1
+            et = self.p.error_type
+            s, z = self._tracked(site, self._v(qt.MinMaxOp(v)), self.p.alpha_e, et, True)
+            self.e[v] = QInfo(self._v(qt.QuantizeOp(v, s, z, et)), s, z)
+            return self.e[v]
         raise self._unsupported(o, f"its error operand comes from '{v.owner.name}', which was not quantized")  # type: ignore[union-attr]
 
     def _quantize_error(self, out: SSAValue, f: SSAValue, o: Operation) -> None:
@@ -525,7 +576,13 @@ class _Rewriter:
         return v
 
     def _backward(self, o: Operation) -> None:
-        if isinstance(o, qt.SoftmaxCrossEntropyGradOp | qt.MseGradOp):
+        if isinstance(o, FLOAT_ISLANDS):
+            o.operands = [self._float(v) if isinstance(v.type, TensorType) and v.type.element_type != i32 else v
+                          for v in o.operands]  # type: ignore[misc]
+            if isinstance(o, qt.KlDivergenceOp | qt.KlDivergenceGradMuOp | qt.KlDivergenceGradLogvarOp):
+                o.attributes[C_F32] = UnitAttr()
+            return
+        if isinstance(o, qt.SoftmaxCrossEntropyGradOp | qt.MseGradOp | qt.SigmoidBceGradOp):
             o.attributes[C_F32] = UnitAttr()
             pred = o.operands[0]
             f = self._dequant(pred, self._act(pred, o))
@@ -538,6 +595,8 @@ class _Rewriter:
             return
         if isinstance(o, qt.SgdUpdateOp):
             self._update(o)
+            return
+        if isinstance(o, qt.CounterStepOp):  # the sampling counter (loss elbo)
             return
         if isinstance(o, qt.MomentumUpdateOp | qt.AdamUpdateOp) and o.param.root_reference.data in self.weights:
             raise self._unsupported(o, "quantized weights are updated with plain SGD (optimizer=sgd)")
@@ -554,7 +613,11 @@ class _Rewriter:
                 o.operands = [o.operands[0], self._fl(o.weight)]  # type: ignore[misc]
             return
         if isinstance(o, qt.DenseGradWeightOp | qt.Conv2dGradWeightOp):
-            o.operands = [self._fl(o.input), o.output_grad]  # type: ignore[misc]
+            # (a conv_transpose2d's weight gradient reads the activation as its "error")
+            o.operands = [self._fl(o.input), self._fl(o.output_grad)]  # type: ignore[misc]
+            return
+        if isinstance(o, qt.ConvTranspose2dGradInputOp):
+            o.operands = [o.operands[0], self._fl(o.weight)]  # type: ignore[misc]
             return
         if isinstance(o, qt.ReluGradOp):
             o.operands = [o.output_grad, self._fl(o.output)]  # type: ignore[misc]
@@ -562,7 +625,26 @@ class _Rewriter:
         raise self._unsupported(o)
 
     def _backward_int8(self, o: Operation) -> None:
-        if isinstance(o, qt.DenseGradInputOp | qt.Conv2dGradInputOp):
+        if isinstance(o, qt.ConvTranspose2dGradInputOp):
+            # the conv2d of the int8 error with the same weight, read as OIHW = [Cin, Cout]
+            e = self._err(o.output_grad, o)
+            w = self.q[o.weight]
+            gi = qt.QConv2dAccOp(e.value, e.zero_point, w.value, w.zero_point, None, None,
+                                 o.stride, o.padding, IntegerAttr(1, i64))
+            gi.attributes["qtrain.backward"] = UnitAttr()  # backward work (MAC accounting, readers)
+            acc = self._v(gi)
+            sacc = self._v(qt.ScaleMulOp(e.scale, w.scale))
+            self._requantize_error(o.input_grad, acc, sacc, o)
+        elif isinstance(o, qt.Conv2dGradWeightOp) and o.output_grad in self.q:
+            # a conv_transpose2d's weight gradient (autodiff swaps input and error): the
+            # activation and the int8 error in their own roles
+            x = self.q[o.output_grad]
+            e = self._err(o.input, o)
+            g = self._v(qt.QConvTranspose2dGradWeightOp(x.value, x.zero_point, e.value, e.zero_point,
+                                                        qt.tensor_shape(o.weight_grad), o.stride, o.padding))
+            gs = self._v(qt.ScaleMulOp(x.scale, e.scale))
+            self.gq[o.weight_grad] = (g, gs)
+        elif isinstance(o, qt.DenseGradInputOp | qt.Conv2dGradInputOp):
             e = self._err(o.output_grad, o)
             w = self.q[o.weight]
             if isinstance(o, qt.DenseGradInputOp):

@@ -1003,8 +1003,10 @@ def _begin_update(
 
 
 def _supported_op_types() -> set[type[Operation]]:
+    from odtc.runtime.interpreter_vae import VaeFunctions
+
     types: set[type[Operation]] = set()
-    for functions in (QTrainFunctions, FqtFunctions, FuncFunctions):
+    for functions in (QTrainFunctions, FqtFunctions, VaeFunctions, FuncFunctions):
         types.update(t for t, _ in functions._impls())  # pyright: ignore[reportPrivateUsage]
     return types
 
@@ -1055,6 +1057,9 @@ def make_interpreter(module: ModuleOp, state: dict[str, np.ndarray]) -> Interpre
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(QTrainFunctions())
     interpreter.register_implementations(FqtFunctions())
+    from odtc.runtime.interpreter_vae import VaeFunctions  # imports this module's helpers
+
+    interpreter.register_implementations(VaeFunctions())
     interpreter.set_data(QTrainFunctions, STATE_KEY, state)
     return interpreter
 

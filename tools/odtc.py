@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", default="build", help="BUILD directory (default: build)")
     c.add_argument("--print-pipeline", action="store_true", help="print the pass pipeline string and exit")
     c.add_argument("--print-ir-after-all", action="store_true", help="dump the IR after every pass")
+    c.add_argument("--init", metavar="WEIGHTS.npz",
+                   help="initial values for the parameters named in this .npz (e.g. a previous build's trained.npz)")
 
     t = sub.add_parser("train", help="run the compiled training step on a dataset")
     t.add_argument("build", help="BUILD directory written by odtc compile")
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="c: the generated C (default); interpreter: the reference interpreter")
     t.add_argument("--timeout", type=float, default=3600, help="seconds the emulated run may take")
     t.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    t.add_argument("--labels-per-class", type=int, default=None, metavar="N",
+                   help="train on the first N samples of each class only (few-label training)")
 
     e = sub.add_parser("export", help="write the trained weights (BUILD/trained.npz) back to PyTorch or ONNX")
     e.add_argument("build", help="BUILD directory trained by odtc train")
@@ -70,11 +74,13 @@ def _compile(args: argparse.Namespace) -> int:
 
     target = args.target or cfg.build.target
     result = api.compile_model(
-        args.model, cfg, args.output, target, dump if args.print_ir_after_all else None
+        args.model, cfg, args.output, target, dump if args.print_ir_after_all else None, init=args.init
     )
     mem = result.memory
     out = "libmodel.so" if target == "host" else "model.elf"
     print(f"compiled {args.model} for {target} -> {result.build_dir}/ (make -C {result.build_dir} builds {out})")
+    if args.init is not None:
+        print(f"initial weights from {args.init}: {', '.join(result.initialised)}")
     print(format_memory(mem))
     return 0
 
@@ -117,10 +123,13 @@ def _train(args: argparse.Namespace) -> int:
 
     report = api.train(
         args.build, args.data, args.epochs, args.limit, args.seed, progress,
-        backend=args.backend, emulate=args.emulate, timeout=args.timeout,
+        backend=args.backend, emulate=args.emulate, timeout=args.timeout, labels_per_class=args.labels_per_class,
     )
     for i, (loss, acc) in enumerate(zip(report.epoch_losses, report.epoch_accuracies)):
-        print(f"epoch {i + 1}: mean train loss {loss:.4f}, test accuracy {acc * 100:.2f} %")
+        if acc == acc:
+            print(f"epoch {i + 1}: mean train loss {loss:.4f}, test accuracy {acc * 100:.2f} %")
+        else:  # a reconstruction loss (mse, elbo): labels are never read, there is no accuracy
+            print(f"epoch {i + 1}: mean train loss {loss:.4f}")
     print(f"{report.steps} training steps ({report.backend}) in {report.seconds:.1f} s; "
           f"weights -> {args.build}/trained.npz")
     if report.instructions_per_step is not None:

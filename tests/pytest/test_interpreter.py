@@ -330,8 +330,11 @@ builtin.module {
 
 
 def test_every_inference_qtrain_op_has_an_implementation() -> None:
-    implemented = {t for t, _ in QTrainFunctions._impls()}  # pyright: ignore[reportPrivateUsage]
-    expected = {qt.LoadOp, qt.StoreOp, *qt.FORWARD_OPS, *qt.LOSS_OPS, *qt.QUANT_OPS}
+    from odtc.runtime.interpreter_vae import VaeFunctions
+
+    implemented = {t for f in (QTrainFunctions, VaeFunctions) for t, _ in f._impls()}  # pyright: ignore[reportPrivateUsage]
+    expected = {qt.LoadOp, qt.StoreOp, *qt.FORWARD_OPS, *qt.LOSS_OPS, *qt.QUANT_OPS, *qt.BACKWARD_OPS,
+                *qt.VAE_QUANT_OPS}
     assert expected <= implemented, expected - implemented
 
 

@@ -660,6 +660,107 @@ void odtc_offset_u8_to_s16(const uint8_t *x, int32_t x_zero_point, int16_t *a, i
 void odtc_mac2_s8(int32_t *acc, const int8_t *w0, int32_t z0, int32_t e0,
                   const int8_t *w1, int32_t z1, int32_t e1, int32_t len);
 
+/* =====================================================================================
+ * fp32 variational-autoencoder kernels (vae_f32.c), odtc/runtime/vae.py
+ * All but the transposed convolution are BIT-EXACT with vae.py (standard_normal,
+ * reparameterize*, and the *_c_f32 ports); exp/log are odtc_expf/odtc_logf, sums are
+ * float accumulators starting at 0.0f in index order. The operation order is as written.
+ * ===================================================================================== */
+
+/* PyTorch conv_transpose2d (groups 1): x [n, c_in, h, w_], w [c_in, c_out, kh, kw] (PyTorch
+ * ConvTranspose2d layout), y [n, c_out, oh, ow], b [c_out] or NULL, with
+ * oh = (h - 1) * stride_h - pad_top - pad_bottom + kh + oph, 0 <= oph < stride_h (same for
+ * ow). y = odtc_conv2d_f32_grad_input(dy = x, w, c = c_out, h x w = oh x ow, o = c_in,
+ * same stride and padding, groups 1) (its sum order), then y += b[co]. Rows/columns no
+ * tap reaches (output padding beyond pad_bottom/pad_right) hold just b[co]. Backward
+ * needs no kernel of its own:
+ *   dx = odtc_conv2d_f32(dy, w, NULL, dx, n, c_out, oh, ow, c_in, kh, kw, stride, pads, 1)
+ *   dw = odtc_conv2d_f32_grad_weight(x = dy, dy = x, dw, NULL, 0, n, c_out, oh, ow, c_in,
+ *        kh, kw, stride, pads, 1);   db = odtc_conv2d_f32_grad_bias(dy, db, n, c_out, oh*ow) */
+void odtc_conv_transpose2d_f32(const float *x, const float *w, const float *b, float *y,
+                               int32_t n, int32_t c_in, int32_t h, int32_t w_, int32_t c_out,
+                               int32_t kh, int32_t kw, int32_t oh, int32_t ow,
+                               int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                               int32_t pad_bottom, int32_t pad_right);
+
+/* y = x >= 0 ? 1.0f / (1.0f + expf(-x)) : e / (1.0f + e), e = expf(x) (NaN: second branch).
+ * grad from the forward output: dx = (dy * y) * (1.0f - y). In place allowed. */
+void odtc_sigmoid_f32(const float *x, float *y, size_t numel);
+void odtc_sigmoid_f32_grad(const float *dy, const float *y, float *dx, size_t numel);
+/* y = expf(x);  grad from the forward output: dx = dy * y. In place allowed. */
+void odtc_exp_f32(const float *x, float *y, size_t numel);
+void odtc_exp_f32_grad(const float *dy, const float *y, float *dx, size_t numel);
+
+/* Standard normal samples (Marsaglia polar method, counter-based: eps[i] depends only on
+ * seed, step and i): base = hash32(seed * 0x85EBCA6B + step * 0x9E3779B9 + 0x27D4EB2F);
+ * for attempt a = 0..63: c = 2 * (64 i + a), v_k = 2.0f * (f32(hash32(base + c + k) >> 8)
+ * * 2^-24) - 1.0f (k = 0, 1), s = (v0 * v0) + (v1 * v1); the first s with 0 < s < 1 gives
+ * eps[i] = v0 * sqrtf((-2.0f * logf(s)) / s); none gives 0.0f. uint32 wrap-around. */
+void odtc_standard_normal_f32(int32_t seed, int32_t step, float *eps, size_t n);
+/* z = mu + sigma * eps[i], sigma = expf(0.5f * logvar), eps as odtc_standard_normal_f32
+ * (element i of the flat tensor; generated on the fly, no buffer). dmu = dz needs no kernel. */
+void odtc_reparameterize_f32(const float *mu, const float *logvar, float *z, size_t numel,
+                             int32_t seed, int32_t step);
+/* dlogvar = (dz * (sigma * eps[i])) * 0.5f, sigma and eps as in the forward. */
+void odtc_reparameterize_f32_grad_logvar(const float *dz, const float *logvar, float *dlogvar,
+                                         size_t numel, int32_t seed, int32_t step);
+
+/* beta * KL(N(mu, exp(logvar)) || N(0, I)) summed over all elements:
+ * (sum of ((1.0f + lv) - mu * mu) - expf(lv)) * -0.5f, then * beta.
+ * grads: dmu = beta * mu;  dlogvar = (0.5f * beta) * (expf(lv) - 1.0f). */
+float odtc_kl_divergence_f32(const float *mu, const float *logvar, size_t numel, float beta);
+void odtc_kl_divergence_f32_grad_mu(const float *mu, float *dmu, size_t numel, float beta);
+void odtc_kl_divergence_f32_grad_logvar(const float *logvar, float *dlogvar, size_t numel, float beta);
+
+/* Sum over all elements of (relu - x * t) + log1p(e), relu = x > 0 ? x : 0.0f,
+ * e = expf(x > 0 ? -x : x), log1p(e) = d == 0.0f ? e : logf(u) * (e / d) with u = 1.0f + e,
+ * d = u - 1.0f (PyTorch binary_cross_entropy_with_logits, reduction 'sum').
+ * grad: dlogits = sigmoid(x) - t (sigmoid as odtc_sigmoid_f32). */
+float odtc_sigmoid_bce_f32(const float *logits, const float *target, size_t numel);
+void odtc_sigmoid_bce_f32_grad(const float *logits, const float *target, float *dlogits, size_t numel);
+
+/* =====================================================================================
+ * Fully quantized VAE kernels (vae_q.c), odtc/runtime/fqt_vae.py: the int32-accumulating
+ * transposed convolution and its int32 weight gradient, exact integers (sums wrap in
+ * two's complement; fqt_vae.py rejects results outside int32). No scratch. Zero points
+ * are pointers to one int32, as in the other FQT kernels.
+ * ===================================================================================== */
+
+/* acc[n, co, oh, ow] = bq[co] + sum over the (ci, kh, kw) taps of the transposed
+ * convolution that land on (oh, ow) of (x - zx) * (w - zw); bq as in odtc_qconv2d_acc
+ * (clamp(rintf(bias[co] / *acc_scale)) to int32, NaN -> 0; 0 when bias is NULL, acc_scale
+ * then not read). x [n, c_in, h, w_] (int8 for _s8, uint8 for _u8), w int8
+ * [c_in, c_out, kh, kw] (PyTorch ConvTranspose2d layout), acc int32 [n, c_out, oh, ow];
+ * output row of input row ih and tap a: ih * stride_h - pad_top + a (skipped when outside
+ * [0, oh)), same for columns. oh / ow carry the output padding (rows / columns no tap
+ * reaches hold just bq[co]). Input gradient: odtc_qconv2d_acc of the error with w read as
+ * OIHW. */
+void odtc_qconv_transpose2d_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                   const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                   int32_t *acc, int32_t n, int32_t c_in, int32_t h, int32_t w_, int32_t c_out,
+                                   int32_t kh, int32_t kw, int32_t oh, int32_t ow, int32_t stride_h,
+                                   int32_t stride_w, int32_t pad_top, int32_t pad_left);
+void odtc_qconv_transpose2d_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                   const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                   int32_t *acc, int32_t n, int32_t c_in, int32_t h, int32_t w_, int32_t c_out,
+                                   int32_t kh, int32_t kw, int32_t oh, int32_t ow, int32_t stride_h,
+                                   int32_t stride_w, int32_t pad_top, int32_t pad_left);
+
+/* dw[ci, co, a, b] = sum over n, ih, iw of (x[n, ci, ih, iw] - zx) *
+ * (e[n, co, ih * stride_h - pad_top + a, iw * stride_w - pad_left + b] - ze), taps outside
+ * [0, oh) x [0, ow) skipped; x as above, e int8 [n, c_out, oh, ow], dw int32
+ * [c_in, c_out, kh, kw] (every element written). */
+void odtc_qconv_transpose2d_grad_weight_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                           const int32_t *e_zero_point, int32_t *dw, int32_t n, int32_t c_in,
+                                           int32_t h, int32_t w_, int32_t c_out, int32_t kh, int32_t kw, int32_t oh,
+                                           int32_t ow, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                           int32_t pad_left);
+void odtc_qconv_transpose2d_grad_weight_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                           const int32_t *e_zero_point, int32_t *dw, int32_t n, int32_t c_in,
+                                           int32_t h, int32_t w_, int32_t c_out, int32_t kh, int32_t kw, int32_t oh,
+                                           int32_t ow, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                           int32_t pad_left);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,7 @@
 //
 // Bad options fail the pass before it looks at the module, so every chunk prints the message.
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=hinge}' | filecheck %s --match-full-lines --check-prefix=LOSS
-// LOSS:     qtrain-autodiff: unknown loss 'hinge' (expected one of: cross_entropy, mse)
+// LOSS:     qtrain-autodiff: unknown loss 'hinge' (expected one of: cross_entropy, mse, elbo)
 // LOSS-NOT: builtin.module {
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{optimizer=rmsprop}' | filecheck %s --match-full-lines --check-prefix=OPTIMIZER
 // OPTIMIZER:     qtrain-autodiff: unknown optimizer 'rmsprop' (expected one of: sgd, momentum, adam)
@@ -437,7 +437,7 @@ func.func @forward(%x: tensor<1x3xf32>) -> tensor<1x2x!qtrain.q<si8, sym>> {
   %y = qtrain.qdense %q[%s, %z], %qw[%s, %z] -> [%s, %z] activation "none" : (tensor<1x3x!qtrain.q<si8, sym>>, tensor<f32>, tensor<i32>, tensor<2x3x!qtrain.q<si8, sym>>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<si8, sym>>
   func.return %y : tensor<1x2x!qtrain.q<si8, sym>>
 }
-// CHECK: qtrain-autodiff: qtrain.qdense (op #6 of @{{[^)]*}}) has no derivative; autodiff supports qtrain.add, qtrain.avgpool2d, qtrain.batchnorm, qtrain.conv2d, qtrain.dense, qtrain.flatten, qtrain.global_avgpool, qtrain.maxpool2d, qtrain.relu, qtrain.relu6, qtrain.reshape
+// CHECK: qtrain-autodiff: qtrain.qdense (op #6 of @{{[^)]*}}) has no derivative; autodiff supports qtrain.add, qtrain.avgpool2d, qtrain.batchnorm, qtrain.conv2d, qtrain.conv_transpose2d, qtrain.dense, qtrain.exp, qtrain.flatten, qtrain.global_avgpool, qtrain.maxpool2d, qtrain.relu, qtrain.relu6, qtrain.reparameterize, qtrain.reshape, qtrain.sigmoid
 
 // -----
 
@@ -455,7 +455,7 @@ func.func @forward(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
   %y = qtrain.dense %d, %w : (tensor<1x3xf32>, tensor<2x3xf32>) -> tensor<1x2xf32>
   func.return %y : tensor<1x2xf32>
 }
-// CHECK: qtrain-autodiff: qtrain.dequantize (op #3 of @{{[^)]*}}) has no derivative; autodiff supports qtrain.add, qtrain.avgpool2d, qtrain.batchnorm, qtrain.conv2d, qtrain.dense, qtrain.flatten, qtrain.global_avgpool, qtrain.maxpool2d, qtrain.relu, qtrain.relu6, qtrain.reshape
+// CHECK: qtrain-autodiff: qtrain.dequantize (op #3 of @{{[^)]*}}) has no derivative; autodiff supports qtrain.add, qtrain.avgpool2d, qtrain.batchnorm, qtrain.conv2d, qtrain.conv_transpose2d, qtrain.dense, qtrain.exp, qtrain.flatten, qtrain.global_avgpool, qtrain.maxpool2d, qtrain.relu, qtrain.relu6, qtrain.reparameterize, qtrain.reshape, qtrain.sigmoid
 
 // -----
 
@@ -496,3 +496,241 @@ func.func @forward(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   func.return %y : tensor<1x2xf32>
 }
 // CHECK: qtrain-autodiff: qtrain.batchnorm (op #3 of @{{[^)]*}}): the running variance @err.v cannot be trainable
+
+// -----
+
+// ==== variational autoencoder: loss=elbo =========================================================
+//
+// loss=elbo trains a VAE on its own input (the target has the output's type): the
+// reconstruction loss plus kl-weight * kl_divergence(mu, logvar) of every
+// qtrain.reparameterize. The training copy of a sample reads `step` from one new i32 state
+// @rng.step (loaded before the first sample, advanced modulo 2^31 - 1 after the updates),
+// so eps is fresh every step and the backward recomputes it from (seed, step).
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo kl-weight=0.5}' | filecheck %s --match-full-lines --check-prefix=ELBO
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo recon=mse lr=0.5}' | filecheck %s --match-full-lines --check-prefix=ELBOMSE
+//
+// Bad elbo options fail the pass before it looks at the module.
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo recon=l1}' | filecheck %s --match-full-lines --check-prefix=RECON
+// RECON:     qtrain-autodiff: unknown recon 'l1' (expected one of: bce, mse)
+// RECON-NOT: builtin.module {
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo kl-weight=-1.0}' | filecheck %s --match-full-lines --check-prefix=KLW
+// KLW:     qtrain-autodiff: kl-weight must be >= 0, got -1.0
+// KLW-NOT: builtin.module {
+//
+// Dense encoder (mu and logvar heads on the flattened input), one sample, dense + reshape +
+// conv_transpose2d decoder, output sigmoid. recon=bce (the default) puts sigmoid_bce on the
+// sigmoid's INPUT %l: the sigmoid itself is not differentiated, sigmoid_bce_grad seeds %l.
+// The KL derivatives seed mu and logvar before the backward; mu's gradient is the sum of
+// that seed and dz (no op for dz -> dmu), logvar's the sum of the seed and
+// reparameterize_grad_logvar. The conv-transpose's input gradient is
+// conv_transpose2d_grad_input, its weight gradient conv2d_grad_weight with input and error
+// swapped (the decoder error as the input, the forward input %r as the error), its
+// bias gradient conv2d_grad_bias.
+
+qtrain.param @vae.mu.weight trainable : tensor<2x16xf32> = dense<1.000000e-01> : tensor<2x16xf32>
+qtrain.param @vae.mu.bias trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+qtrain.param @vae.logvar.weight trainable : tensor<2x16xf32> = dense<-1.000000e-01> : tensor<2x16xf32>
+qtrain.param @vae.logvar.bias trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+qtrain.param @vae.fc.weight trainable : tensor<8x2xf32> = dense<2.000000e-01> : tensor<8x2xf32>
+qtrain.param @vae.fc.bias trainable : tensor<8xf32> = dense<0.000000e+00> : tensor<8xf32>
+qtrain.param @vae.deconv.weight trainable : tensor<2x1x3x3xf32> = dense<5.000000e-02> : tensor<2x1x3x3xf32>
+qtrain.param @vae.deconv.bias trainable : tensor<1xf32> = dense<0.000000e+00> : tensor<1xf32>
+func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  %f = qtrain.flatten %x axis 1 : tensor<1x1x4x4xf32> -> tensor<1x16xf32>
+  %wm = qtrain.load @vae.mu.weight : tensor<2x16xf32>
+  %bm = qtrain.load @vae.mu.bias : tensor<2xf32>
+  %mu = qtrain.dense %f, %wm, %bm : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+  %wl = qtrain.load @vae.logvar.weight : tensor<2x16xf32>
+  %bl = qtrain.load @vae.logvar.bias : tensor<2xf32>
+  %lv = qtrain.dense %f, %wl, %bl : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+  %z = qtrain.reparameterize %mu, %lv seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  %wf = qtrain.load @vae.fc.weight : tensor<8x2xf32>
+  %bf = qtrain.load @vae.fc.bias : tensor<8xf32>
+  %h = qtrain.dense %z, %wf, %bf : (tensor<1x2xf32>, tensor<8x2xf32>, tensor<8xf32>) -> tensor<1x8xf32>
+  %a = qtrain.relu %h : tensor<1x8xf32>
+  %r = qtrain.reshape %a : tensor<1x8xf32> -> tensor<1x2x2x2xf32>
+  %wd = qtrain.load @vae.deconv.weight : tensor<2x1x3x3xf32>
+  %bd = qtrain.load @vae.deconv.bias : tensor<1xf32>
+  %l = qtrain.conv_transpose2d %r, %wd, %bd stride [2, 2] padding [1, 1, 1, 1] output_padding [1, 1] : (tensor<1x2x2x2xf32>, tensor<2x1x3x3xf32>, tensor<1xf32>) -> tensor<1x1x4x4xf32>
+  %y = qtrain.sigmoid %l : tensor<1x1x4x4xf32>
+  func.return %y : tensor<1x1x4x4xf32>
+}
+// The new state follows the last symbol; @forward keeps its inference sample (no step).
+// ELBO-LABEL:    qtrain.param @vae.mu.weight trainable : tensor<2x16xf32> = dense<1.000000e-01> : tensor<2x16xf32>
+// ELBO:          qtrain.param @vae.deconv.bias trainable : tensor<1xf32> = dense<0.000000e+00> : tensor<1xf32>
+// ELBO-NEXT:     qtrain.state @rng.step : tensor<i32> = dense<0> : tensor<i32>
+// ELBO-NEXT:     func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+// ELBO:            %z = qtrain.reparameterize %mu, %lv seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+// ELBO-LABEL:    func.func @train_step(%input: tensor<1x1x4x4xf32>, %target: tensor<1x1x4x4xf32>) -> tensor<f32> {
+// ELBO-NEXT:       %f = qtrain.flatten %input axis 1 : tensor<1x1x4x4xf32> -> tensor<1x16xf32>
+// ELBO-NEXT:       %wm = qtrain.load @vae.mu.weight : tensor<2x16xf32>
+// ELBO-NEXT:       %bm = qtrain.load @vae.mu.bias : tensor<2xf32>
+// ELBO-NEXT:       %mu = qtrain.dense %f, %wm, %bm : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+// ELBO-NEXT:       %wl = qtrain.load @vae.logvar.weight : tensor<2x16xf32>
+// ELBO-NEXT:       %bl = qtrain.load @vae.logvar.bias : tensor<2xf32>
+// ELBO-NEXT:       %lv = qtrain.dense %f, %wl, %bl : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+// ELBO-NEXT:       %rng_step = qtrain.load @rng.step : tensor<i32>
+// ELBO-NEXT:       %z = qtrain.reparameterize %mu, %lv step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBO-NEXT:       %wf = qtrain.load @vae.fc.weight : tensor<8x2xf32>
+// ELBO-NEXT:       %bf = qtrain.load @vae.fc.bias : tensor<8xf32>
+// ELBO-NEXT:       %h = qtrain.dense %z, %wf, %bf : (tensor<1x2xf32>, tensor<8x2xf32>, tensor<8xf32>) -> tensor<1x8xf32>
+// ELBO-NEXT:       %a = qtrain.relu %h : tensor<1x8xf32>
+// ELBO-NEXT:       %r = qtrain.reshape %a : tensor<1x8xf32> -> tensor<1x2x2x2xf32>
+// ELBO-NEXT:       %wd = qtrain.load @vae.deconv.weight : tensor<2x1x3x3xf32>
+// ELBO-NEXT:       %bd = qtrain.load @vae.deconv.bias : tensor<1xf32>
+// ELBO-NEXT:       %l = qtrain.conv_transpose2d %r, %wd, %bd stride [2, 2] padding [1, 1, 1, 1] output_padding [1, 1] : (tensor<1x2x2x2xf32>, tensor<2x1x3x3xf32>, tensor<1xf32>) -> tensor<1x1x4x4xf32>
+// ELBO-NEXT:       %y = qtrain.sigmoid %l : tensor<1x1x4x4xf32>
+// ELBO-NEXT:       %[[REC:[0-9]+]] = qtrain.sigmoid_bce %l, %target : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<f32>
+// ELBO-NEXT:       %[[DL:[0-9]+]] = qtrain.sigmoid_bce_grad %l, %target : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>
+// ELBO-NEXT:       %kl = qtrain.kl_divergence %mu, %lv beta 5.000000e-01 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// ELBO-NEXT:       %loss = qtrain.add %[[REC]], %kl : tensor<f32>
+// ELBO-NEXT:       %[[KMU:[0-9]+]] = qtrain.kl_divergence_grad_mu %mu beta 5.000000e-01 : tensor<1x2xf32>
+// ELBO-NEXT:       %[[KLV:[0-9]+]] = qtrain.kl_divergence_grad_logvar %lv beta 5.000000e-01 : tensor<1x2xf32>
+// ELBO-NEXT:       %[[DR:[0-9]+]] = qtrain.conv_transpose2d_grad_input %[[DL]], %wd stride [2, 2] padding [1, 1, 1, 1] output_padding [1, 1] : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x2x2xf32>
+// ELBO-NEXT:       %[[DWD:[0-9]+]] = qtrain.conv2d_grad_weight %[[DL]], %r stride [2, 2] padding [1, 1, 1, 1] groups 1 : (tensor<1x1x4x4xf32>, tensor<1x2x2x2xf32>) -> tensor<2x1x3x3xf32>
+// ELBO-NEXT:       %[[DBD:[0-9]+]] = qtrain.conv2d_grad_bias %[[DL]] : tensor<1x1x4x4xf32> -> tensor<1xf32>
+// ELBO-NEXT:       %[[DA:[0-9]+]] = qtrain.reshape %[[DR]] : tensor<1x2x2x2xf32> -> tensor<1x8xf32>
+// ELBO-NEXT:       %[[DH:[0-9]+]] = qtrain.relu_grad %[[DA]], %a : tensor<1x8xf32>
+// ELBO-NEXT:       %[[DZ:[0-9]+]] = qtrain.dense_grad_input %[[DH]], %wf : (tensor<1x8xf32>, tensor<8x2xf32>) -> tensor<1x2xf32>
+// ELBO-NEXT:       %[[DWF:[0-9]+]] = qtrain.dense_grad_weight %z, %[[DH]] : (tensor<1x2xf32>, tensor<1x8xf32>) -> tensor<8x2xf32>
+// ELBO-NEXT:       %[[DBF:[0-9]+]] = qtrain.dense_grad_bias %[[DH]] : tensor<1x8xf32> -> tensor<8xf32>
+// ELBO-NEXT:       %[[DMU:[0-9]+]] = qtrain.add %[[KMU]], %[[DZ]] : tensor<1x2xf32>
+// ELBO-NEXT:       %[[RLV:[0-9]+]] = qtrain.reparameterize_grad_logvar %[[DZ]], %lv step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBO-NEXT:       %[[DLV:[0-9]+]] = qtrain.add %[[KLV]], %[[RLV]] : tensor<1x2xf32>
+// ELBO-NEXT:       %[[DF_LV:[0-9]+]] = qtrain.dense_grad_input %[[DLV]], %wl : (tensor<1x2xf32>, tensor<2x16xf32>) -> tensor<1x16xf32>
+// ELBO-NEXT:       %[[DWL:[0-9]+]] = qtrain.dense_grad_weight %f, %[[DLV]] : (tensor<1x16xf32>, tensor<1x2xf32>) -> tensor<2x16xf32>
+// ELBO-NEXT:       %[[DBL:[0-9]+]] = qtrain.dense_grad_bias %[[DLV]] : tensor<1x2xf32> -> tensor<2xf32>
+// ELBO-NEXT:       %[[DF_MU:[0-9]+]] = qtrain.dense_grad_input %[[DMU]], %wm : (tensor<1x2xf32>, tensor<2x16xf32>) -> tensor<1x16xf32>
+// ELBO-NEXT:       %{{[0-9]+}} = qtrain.add %[[DF_LV]], %[[DF_MU]] : tensor<1x16xf32>
+// ELBO-NEXT:       %[[DWM:[0-9]+]] = qtrain.dense_grad_weight %f, %[[DMU]] : (tensor<1x16xf32>, tensor<1x2xf32>) -> tensor<2x16xf32>
+// ELBO-NEXT:       %[[DBM:[0-9]+]] = qtrain.dense_grad_bias %[[DMU]] : tensor<1x2xf32> -> tensor<2xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.mu.weight, %[[DWM]] lr 1.000000e-02 : tensor<2x16xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.mu.bias, %[[DBM]] lr 1.000000e-02 : tensor<2xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.logvar.weight, %[[DWL]] lr 1.000000e-02 : tensor<2x16xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.logvar.bias, %[[DBL]] lr 1.000000e-02 : tensor<2xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.fc.weight, %[[DWF]] lr 1.000000e-02 : tensor<8x2xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.fc.bias, %[[DBF]] lr 1.000000e-02 : tensor<8xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.deconv.weight, %[[DWD]] lr 1.000000e-02 : tensor<2x1x3x3xf32>
+// ELBO-NEXT:       qtrain.sgd_update @vae.deconv.bias, %[[DBD]] lr 1.000000e-02 : tensor<1xf32>
+// ELBO-NEXT:       qtrain.counter_step @rng.step modulo 2147483647
+// ELBO-NEXT:       func.return %loss : tensor<f32>
+// ELBO-NEXT:     }
+
+// recon=mse: qtrain.mse on the OUTPUT %y, so the sigmoid is differentiated (sigmoid_grad
+// reads its output) and the decoder error enters the conv-transpose backward from there.
+// The default kl-weight is 1.
+// ELBOMSE-LABEL: qtrain.param @vae.mu.weight trainable : tensor<2x16xf32> = dense<1.000000e-01> : tensor<2x16xf32>
+// ELBOMSE-LABEL: func.func @train_step(%input: tensor<1x1x4x4xf32>, %target: tensor<1x1x4x4xf32>) -> tensor<f32> {
+// ELBOMSE:         %rng_step = qtrain.load @rng.step : tensor<i32>
+// ELBOMSE-NEXT:    %z = qtrain.reparameterize %mu, %lv step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE:         %y = qtrain.sigmoid %l : tensor<1x1x4x4xf32>
+// ELBOMSE-NEXT:    %[[REC:[0-9]+]] = qtrain.mse %y, %target : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<f32>
+// ELBOMSE-NEXT:    %[[DY:[0-9]+]] = qtrain.mse_grad %y, %target : tensor<1x1x4x4xf32>
+// ELBOMSE-NEXT:    %kl = qtrain.kl_divergence %mu, %lv beta 1.000000e+00 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// ELBOMSE-NEXT:    %loss = qtrain.add %[[REC]], %kl : tensor<f32>
+// ELBOMSE-NEXT:    %[[KMU:[0-9]+]] = qtrain.kl_divergence_grad_mu %mu beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[KLV:[0-9]+]] = qtrain.kl_divergence_grad_logvar %lv beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DL:[0-9]+]] = qtrain.sigmoid_grad %[[DY]], %y : tensor<1x1x4x4xf32>
+// ELBOMSE-NEXT:    %{{[0-9]+}} = qtrain.conv_transpose2d_grad_input %[[DL]], %wd stride [2, 2] padding [1, 1, 1, 1] output_padding [1, 1] : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x2x2xf32>
+// ELBOMSE-NEXT:    %[[DWD:[0-9]+]] = qtrain.conv2d_grad_weight %[[DL]], %r stride [2, 2] padding [1, 1, 1, 1] groups 1 : (tensor<1x1x4x4xf32>, tensor<1x2x2x2xf32>) -> tensor<2x1x3x3xf32>
+// ELBOMSE-NEXT:    %[[DBD:[0-9]+]] = qtrain.conv2d_grad_bias %[[DL]] : tensor<1x1x4x4xf32> -> tensor<1xf32>
+// ELBOMSE:         %[[DZ:[0-9]+]] = qtrain.dense_grad_input %{{[0-9]+}}, %wf : (tensor<1x8xf32>, tensor<8x2xf32>) -> tensor<1x2xf32>
+// ELBOMSE:         %{{[0-9]+}} = qtrain.add %[[KMU]], %[[DZ]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[RLV:[0-9]+]] = qtrain.reparameterize_grad_logvar %[[DZ]], %lv step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %{{[0-9]+}} = qtrain.add %[[KLV]], %[[RLV]] : tensor<1x2xf32>
+// ELBOMSE:         qtrain.sgd_update @vae.deconv.weight, %[[DWD]] lr 5.000000e-01 : tensor<2x1x3x3xf32>
+// ELBOMSE-NEXT:    qtrain.sgd_update @vae.deconv.bias, %[[DBD]] lr 5.000000e-01 : tensor<1xf32>
+// ELBOMSE-NEXT:    qtrain.counter_step @rng.step modulo 2147483647
+// ELBOMSE-NEXT:    func.return %loss : tensor<f32>
+// ELBOMSE-NEXT:  }
+
+// -----
+
+// Two samples, the second drawn around the first (z2 ~ N(z1, exp(lv))), and an exp output.
+// A state named @rng.step already exists, so the counter gets a fresh name; both samples
+// read the one counter. Each sample adds its KL term (two kl_divergence, two adds; the
+// name hint `kl` repeats as %kl_1) and seeds its mu and logvar: %lv collects two KL
+// derivatives and two reparameterize_grad_logvar (seeds 2 and 1, in reverse order), %z1
+// its KL derivative and dz2, %mu its KL derivative and dz1.
+qtrain.param @two.mu.weight trainable : tensor<2x3xf32> = dense<1.000000e-01> : tensor<2x3xf32>
+qtrain.param @two.logvar.weight trainable : tensor<2x3xf32> = dense<-1.000000e-01> : tensor<2x3xf32>
+qtrain.state @rng.step : tensor<i32> = dense<5> : tensor<i32>
+func.func @forward(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
+  %wm = qtrain.load @two.mu.weight : tensor<2x3xf32>
+  %mu = qtrain.dense %x, %wm : (tensor<1x3xf32>, tensor<2x3xf32>) -> tensor<1x2xf32>
+  %wl = qtrain.load @two.logvar.weight : tensor<2x3xf32>
+  %lv = qtrain.dense %x, %wl : (tensor<1x3xf32>, tensor<2x3xf32>) -> tensor<1x2xf32>
+  %z1 = qtrain.reparameterize %mu, %lv seed 1 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  %z2 = qtrain.reparameterize %z1, %lv seed 2 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = qtrain.exp %z2 : tensor<1x2xf32>
+  func.return %y : tensor<1x2xf32>
+}
+// ELBOMSE-LABEL: qtrain.param @two.mu.weight trainable : tensor<2x3xf32> = dense<1.000000e-01> : tensor<2x3xf32>
+// ELBOMSE-NEXT:  qtrain.param @two.logvar.weight trainable : tensor<2x3xf32> = dense<-1.000000e-01> : tensor<2x3xf32>
+// ELBOMSE-NEXT:  qtrain.state @rng.step : tensor<i32> = dense<5> : tensor<i32>
+// ELBOMSE-NEXT:  qtrain.state @rng.step_1 : tensor<i32> = dense<0> : tensor<i32>
+// ELBOMSE-LABEL: func.func @train_step(%input: tensor<1x3xf32>, %target: tensor<1x2xf32>) -> tensor<f32> {
+// ELBOMSE-NEXT:    %wm = qtrain.load @two.mu.weight : tensor<2x3xf32>
+// ELBOMSE-NEXT:    %mu = qtrain.dense %input, %wm : (tensor<1x3xf32>, tensor<2x3xf32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %wl = qtrain.load @two.logvar.weight : tensor<2x3xf32>
+// ELBOMSE-NEXT:    %lv = qtrain.dense %input, %wl : (tensor<1x3xf32>, tensor<2x3xf32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %rng_step = qtrain.load @rng.step_1 : tensor<i32>
+// ELBOMSE-NEXT:    %z1 = qtrain.reparameterize %mu, %lv step %rng_step seed 1 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %z2 = qtrain.reparameterize %z1, %lv step %rng_step seed 2 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %y = qtrain.exp %z2 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[REC:[0-9]+]] = qtrain.mse %y, %target : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// ELBOMSE-NEXT:    %[[DY:[0-9]+]] = qtrain.mse_grad %y, %target : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %kl = qtrain.kl_divergence %mu, %lv beta 1.000000e+00 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// ELBOMSE-NEXT:    %[[L1:[0-9]+]] = qtrain.add %[[REC]], %kl : tensor<f32>
+// ELBOMSE-NEXT:    %[[KMU1:[0-9]+]] = qtrain.kl_divergence_grad_mu %mu beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[KLV1:[0-9]+]] = qtrain.kl_divergence_grad_logvar %lv beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %kl_1 = qtrain.kl_divergence %z1, %lv beta 1.000000e+00 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// ELBOMSE-NEXT:    %loss = qtrain.add %[[L1]], %kl_1 : tensor<f32>
+// ELBOMSE-NEXT:    %[[KMU2:[0-9]+]] = qtrain.kl_divergence_grad_mu %z1 beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[KLV2:[0-9]+]] = qtrain.kl_divergence_grad_logvar %lv beta 1.000000e+00 : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[KLV:[0-9]+]] = qtrain.add %[[KLV1]], %[[KLV2]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DZ2:[0-9]+]] = qtrain.exp_grad %[[DY]], %y : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DZ1:[0-9]+]] = qtrain.add %[[KMU2]], %[[DZ2]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[R2:[0-9]+]] = qtrain.reparameterize_grad_logvar %[[DZ2]], %lv step %rng_step seed 2 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[LV2:[0-9]+]] = qtrain.add %[[KLV]], %[[R2]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DMU:[0-9]+]] = qtrain.add %[[KMU1]], %[[DZ1]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[R1:[0-9]+]] = qtrain.reparameterize_grad_logvar %[[DZ1]], %lv step %rng_step seed 1 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DLV:[0-9]+]] = qtrain.add %[[LV2]], %[[R1]] : tensor<1x2xf32>
+// ELBOMSE-NEXT:    %[[DWL:[0-9]+]] = qtrain.dense_grad_weight %input, %[[DLV]] : (tensor<1x3xf32>, tensor<1x2xf32>) -> tensor<2x3xf32>
+// ELBOMSE-NEXT:    %[[DWM:[0-9]+]] = qtrain.dense_grad_weight %input, %[[DMU]] : (tensor<1x3xf32>, tensor<1x2xf32>) -> tensor<2x3xf32>
+// ELBOMSE-NEXT:    qtrain.sgd_update @two.mu.weight, %[[DWM]] lr 5.000000e-01 : tensor<2x3xf32>
+// ELBOMSE-NEXT:    qtrain.sgd_update @two.logvar.weight, %[[DWL]] lr 5.000000e-01 : tensor<2x3xf32>
+// ELBOMSE-NEXT:    qtrain.counter_step @rng.step_1 modulo 2147483647
+// ELBOMSE-NEXT:    func.return %loss : tensor<f32>
+// ELBOMSE-NEXT:  }
+//
+// Other losses refuse a sampling op (named with its position in @forward); recon=bce
+// refuses an output that is not a sigmoid's.
+// CHECK: qtrain-autodiff: qtrain.reparameterize (op #4 of @forward) samples a latent and needs loss 'elbo', got 'cross_entropy'
+// MSE:   qtrain-autodiff: qtrain.reparameterize (op #4 of @forward) samples a latent and needs loss 'elbo', got 'mse'
+// ELBO:  qtrain-autodiff: recon 'bce' needs @forward to return the output of a qtrain.sigmoid (it trains on the sigmoid's logits), got qtrain.exp
+
+// -----
+
+// recon=bce when @forward returns its argument.
+qtrain.param @ret.w trainable : tensor<2x2xf32> = dense<1.000000e+00> : tensor<2x2xf32>
+func.func @forward(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w = qtrain.load @ret.w : tensor<2x2xf32>
+  %m = qtrain.dense %x, %w : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  %z = qtrain.reparameterize %m, %m seed 0 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  func.return %x : tensor<1x2xf32>
+}
+// ELBO: qtrain-autodiff: recon 'bce' needs @forward to return the output of a qtrain.sigmoid (it trains on the sigmoid's logits), got an argument
+
+// -----
+
+// elbo without a sample: there is no KL term to add.
+qtrain.param @nos.w trainable : tensor<2x2xf32> = dense<1.000000e+00> : tensor<2x2xf32>
+func.func @forward(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w = qtrain.load @nos.w : tensor<2x2xf32>
+  %l = qtrain.dense %x, %w : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  %y = qtrain.sigmoid %l : tensor<1x2xf32>
+  func.return %y : tensor<1x2xf32>
+}
+// ELBO:    qtrain-autodiff: loss 'elbo' needs a qtrain.reparameterize in @forward
+// ELBOMSE: qtrain-autodiff: loss 'elbo' needs a qtrain.reparameterize in @forward

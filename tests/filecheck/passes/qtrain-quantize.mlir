@@ -150,3 +150,129 @@ func.func @forward(%x: tensor<1x1x6x6xf32>) -> tensor<1x8xf32> {
   func.return %f : tensor<1x8xf32>
 }
 // CHECK: qtrain-quantize: unsupported op 'qtrain.maxpool2d' (op #{{[0-9]+}} of @train_step)
+
+// -----
+
+// ==== a variational autoencoder (loss=elbo) ======================================================
+//
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo kl-weight=0.5},qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest}' | filecheck %s --check-prefix=VAE
+//
+// The decoder's conv_transpose2d becomes qconv_transpose2d_acc (generic form). The sample
+// stays f32: reparameterize reads the dequantized mu and logvar, and z gets its own tracked
+// range @act.latent.range (minmax -> ema -> store -> scale/zero-point -> quantize) for the
+// decoder. In @forward (inference, z = mu) the sample disappears and the decoder reads mu's
+// quantized value. The loss is sigmoid_bce on the dequantized logits (qtrain.c_f32), the KL
+// term and its derivatives are f32 on the same dequantized mu and logvar. The conv-transpose
+// input gradient is a qconv2d_acc of the int8 error with the same weight, marked
+// qtrain.backward; its weight gradient is qconv_transpose2d_grad_weight of the decoder's
+// quantized input and that error.
+
+qtrain.param @vae.mu.weight trainable : tensor<2x16xf32> = dense<1.000000e-01> : tensor<2x16xf32>
+qtrain.param @vae.mu.bias trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+qtrain.param @vae.logvar.weight trainable : tensor<2x16xf32> = dense<-1.000000e-01> : tensor<2x16xf32>
+qtrain.param @vae.logvar.bias trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
+qtrain.param @vae.fc.weight trainable : tensor<8x2xf32> = dense<2.000000e-01> : tensor<8x2xf32>
+qtrain.param @vae.fc.bias trainable : tensor<8xf32> = dense<0.000000e+00> : tensor<8xf32>
+qtrain.param @vae.deconv.weight trainable : tensor<2x1x3x3xf32> = dense<5.000000e-02> : tensor<2x1x3x3xf32>
+qtrain.param @vae.deconv.bias trainable : tensor<1xf32> = dense<0.000000e+00> : tensor<1xf32>
+func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  %f = qtrain.flatten %x axis 1 : tensor<1x1x4x4xf32> -> tensor<1x16xf32>
+  %wm = qtrain.load @vae.mu.weight : tensor<2x16xf32>
+  %bm = qtrain.load @vae.mu.bias : tensor<2xf32>
+  %mu = qtrain.dense %f, %wm, %bm : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+  %wl = qtrain.load @vae.logvar.weight : tensor<2x16xf32>
+  %bl = qtrain.load @vae.logvar.bias : tensor<2xf32>
+  %lv = qtrain.dense %f, %wl, %bl : (tensor<1x16xf32>, tensor<2x16xf32>, tensor<2xf32>) -> tensor<1x2xf32>
+  %z = qtrain.reparameterize %mu, %lv seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  %wf = qtrain.load @vae.fc.weight : tensor<8x2xf32>
+  %bf = qtrain.load @vae.fc.bias : tensor<8xf32>
+  %h = qtrain.dense %z, %wf, %bf : (tensor<1x2xf32>, tensor<8x2xf32>, tensor<8xf32>) -> tensor<1x8xf32>
+  %a = qtrain.relu %h : tensor<1x8xf32>
+  %r = qtrain.reshape %a : tensor<1x8xf32> -> tensor<1x2x2x2xf32>
+  %wd = qtrain.load @vae.deconv.weight : tensor<2x1x3x3xf32>
+  %bd = qtrain.load @vae.deconv.bias : tensor<1xf32>
+  %l = qtrain.conv_transpose2d %r, %wd, %bd stride [2, 2] padding [1, 1, 1, 1] output_padding [1, 1] : (tensor<1x2x2x2xf32>, tensor<2x1x3x3xf32>, tensor<1xf32>) -> tensor<1x1x4x4xf32>
+  %y = qtrain.sigmoid %l : tensor<1x1x4x4xf32>
+  func.return %y : tensor<1x1x4x4xf32>
+}
+
+// VAE-LABEL:  qtrain.param @vae.mu.weight trainable : tensor<2x16x!qtrain.q<si8, asym>> = dense<127> : tensor<2x16xi8> {qtrain.scale = @vae.mu.weight.scale, qtrain.zero_point = @vae.mu.weight.zero_point, qtrain.range = @vae.mu.weight.range}
+// VAE:        qtrain.param @vae.deconv.weight trainable : tensor<2x1x3x3x!qtrain.q<si8, asym>> = dense<127> : tensor<2x1x3x3xi8> {qtrain.scale = @vae.deconv.weight.scale, qtrain.zero_point = @vae.deconv.weight.zero_point, qtrain.range = @vae.deconv.weight.range}
+// VAE-NEXT:   qtrain.param @vae.deconv.bias trainable : tensor<1xf32> = dense<0.000000e+00> : tensor<1xf32>
+// VAE-NEXT:   qtrain.state @rng.step : tensor<i32> = dense<0> : tensor<i32>
+// VAE:        qtrain.state @act.vae.logvar.range : tensor<2xf32> = dense<[1.000000e+00, -1.000000e+00]> : tensor<2xf32> {qtrain.quantization}
+// VAE-NEXT:   qtrain.state @act.latent.range : tensor<2xf32> = dense<[1.000000e+00, -1.000000e+00]> : tensor<2xf32> {qtrain.quantization}
+// VAE-NEXT:   qtrain.state @act.vae.fc.range : tensor<2xf32> = dense<[1.000000e+00, -1.000000e+00]> : tensor<2xf32> {qtrain.quantization}
+
+// VAE-LABEL:  func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+// VAE:        %[[MU:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SMU:[0-9]+]], %[[ZMU:[0-9]+]]] : (tensor<1x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
+// VAE-NOT:    qtrain.reparameterize
+// VAE-NOT:    @act.latent.range
+// VAE:        %[[SACC:[0-9]+]] = qtrain.scale_mul %[[SMU]], %{{[0-9]+}} : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// VAE-NEXT:   %{{[0-9]+}} = "qtrain.qdense_acc"(%[[MU]], %[[ZMU]], %{{[0-9]+}}, %{{[0-9]+}}, %bf, %[[SACC]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x2x!qtrain.q<si8, asym>>, tensor<i32>, tensor<8xf32>, tensor<f32>) -> tensor<1x8x!qtrain.q<si32, sym>>
+// VAE:        %{{[0-9]+}} = "qtrain.qconv_transpose2d_acc"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %bd, %{{[0-9]+}}) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, output_padding = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x2x2x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<2x1x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<1xf32>, tensor<f32>) -> tensor<1x1x4x4x!qtrain.q<si32, sym>>
+// VAE:        %[[L:[0-9]+]] = qtrain.dequantize %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}} : (tensor<1x1x4x4x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
+// VAE-NEXT:   %y = qtrain.sigmoid %[[L]] {qtrain.c_f32} : tensor<1x1x4x4xf32>
+// VAE-NEXT:   func.return %y : tensor<1x1x4x4xf32>
+
+// VAE-LABEL:  func.func @train_step(%input: tensor<1x1x4x4xf32>, %target: tensor<1x1x4x4xf32>) -> tensor<f32>
+// The latent sample: f32 on the dequantized mu and logvar, then quantized with its own range.
+// VAE:        %[[MUQ:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SMU:[0-9]+]], %[[ZMU:[0-9]+]]] : (tensor<1x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
+// VAE:        %[[LVQ:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SLV:[0-9]+]], %[[ZLV:[0-9]+]]] : (tensor<1x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
+// VAE-NEXT:   %rng_step = qtrain.load @rng.step : tensor<i32>
+// VAE-NEXT:   %[[MU:[0-9]+]] = qtrain.dequantize %[[MUQ]], %[[SMU]], %[[ZMU]] : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %[[LV:[0-9]+]] = qtrain.dequantize %[[LVQ]], %[[SLV]], %[[ZLV]] : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %z = qtrain.reparameterize %[[MU]], %[[LV]] step %rng_step seed 7 {qtrain.saved_bytes = 8 : i64} : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %[[OBS:[0-9]+]] = qtrain.minmax %z : (tensor<1x2xf32>) -> tensor<2xf32>
+// VAE-NEXT:   %[[OLD:[0-9]+]] = qtrain.load @act.latent.range : tensor<2xf32>
+// VAE-NEXT:   %[[NEW:[0-9]+]] = qtrain.ema %[[OLD]], %[[OBS]] alpha 1.000000e-01 : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+// VAE-NEXT:   qtrain.store %[[NEW]], @act.latent.range : tensor<2xf32>
+// VAE-NEXT:   %[[SZ:[0-9]+]] = qtrain.range_scale %[[NEW]] for <ui8, asym> : (tensor<2xf32>) -> tensor<f32>
+// VAE-NEXT:   %[[ZZ:[0-9]+]] = qtrain.range_zero_point %[[NEW]] for <ui8, asym> : (tensor<2xf32>) -> tensor<i32>
+// VAE-NEXT:   %[[ZQ:[0-9]+]] = qtrain.quantize %z, %[[SZ]], %[[ZZ]] : (tensor<1x2xf32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
+// VAE:        %[[SFC:[0-9]+]] = qtrain.scale_mul %[[SZ]], %{{[0-9]+}} : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// VAE-NEXT:   %{{[0-9]+}} = "qtrain.qdense_acc"(%[[ZQ]], %[[ZZ]], %{{[0-9]+}}, %{{[0-9]+}}, %bf, %[[SFC]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x2x!qtrain.q<si8, asym>>, tensor<i32>, tensor<8xf32>, tensor<f32>) -> tensor<1x8x!qtrain.q<si32, sym>>
+// The decoder's conv-transpose on the reshaped int8 activation.
+// VAE:        %[[A:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SX:[0-9]+]], %[[ZX:[0-9]+]]] : (tensor<1x8x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x8x!qtrain.q<ui8, asym>>
+// VAE-NEXT:   %[[X:[0-9]+]] = qtrain.reshape %[[A]] : tensor<1x8x!qtrain.q<ui8, asym>> -> tensor<1x2x2x2x!qtrain.q<ui8, asym>>
+// VAE-NEXT:   %[[W:[0-9]+]] = qtrain.load @vae.deconv.weight : tensor<2x1x3x3x!qtrain.q<si8, asym>>
+// VAE-NEXT:   %[[SW:[0-9]+]] = qtrain.load @vae.deconv.weight.scale : tensor<f32>
+// VAE-NEXT:   %[[ZW:[0-9]+]] = qtrain.load @vae.deconv.weight.zero_point : tensor<i32>
+// VAE-NEXT:   %bd = qtrain.load @vae.deconv.bias : tensor<1xf32>
+// VAE-NEXT:   %[[SACC:[0-9]+]] = qtrain.scale_mul %[[SX]], %[[SW]] : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// VAE-NEXT:   %[[ACC:[0-9]+]] = "qtrain.qconv_transpose2d_acc"(%[[X]], %[[ZX]], %[[W]], %[[ZW]], %bd, %[[SACC]]) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, output_padding = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x2x2x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<2x1x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<1xf32>, tensor<f32>) -> tensor<1x1x4x4x!qtrain.q<si32, sym>>
+// VAE-NEXT:   qtrain.minmax %[[ACC]] scale %[[SACC]] : (tensor<1x1x4x4x!qtrain.q<si32, sym>>, tensor<f32>) -> tensor<2xf32>
+// VAE:        %[[YQ:[0-9]+]] = qtrain.requantize_acc %[[ACC]][%[[SACC]]] -> [%[[SY:[0-9]+]], %[[ZY:[0-9]+]]] : (tensor<1x1x4x4x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4x!qtrain.q<ui8, asym>>
+// The loss on the dequantized logits (the output sigmoid's input), in f32.
+// VAE-NEXT:   %[[L:[0-9]+]] = qtrain.dequantize %[[YQ]], %[[SY]], %[[ZY]] : (tensor<1x1x4x4x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
+// VAE-NEXT:   %[[REC:[0-9]+]] = qtrain.sigmoid_bce %[[L]], %target {qtrain.c_f32} : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<f32>
+// VAE-NEXT:   %[[DL:[0-9]+]] = qtrain.sigmoid_bce_grad %[[L]], %target {qtrain.c_f32} : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>
+// VAE-NEXT:   qtrain.minmax %[[DL]] : (tensor<1x1x4x4xf32>) -> tensor<2xf32>
+// VAE-NEXT:   qtrain.load @err.loss.range : tensor<2xf32>
+// VAE:        %[[E:[0-9]+]] = qtrain.quantize %[[DL]], %[[SE:[0-9]+]], %[[ZE:[0-9]+]] : (tensor<1x1x4x4xf32>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4x!qtrain.q<si8, asym>>
+// VAE-NEXT:   %kl = qtrain.kl_divergence %[[MU]], %[[LV]] beta 5.000000e-01 {qtrain.c_f32} : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<f32>
+// VAE-NEXT:   %loss = qtrain.add %[[REC]], %kl : tensor<f32>
+// VAE-NEXT:   %[[KMU:[0-9]+]] = qtrain.kl_divergence_grad_mu %[[MU]] beta 5.000000e-01 {qtrain.c_f32} : tensor<1x2xf32>
+// VAE-NEXT:   %[[KLV:[0-9]+]] = qtrain.kl_divergence_grad_logvar %[[LV]] beta 5.000000e-01 {qtrain.c_f32} : tensor<1x2xf32>
+// The conv-transpose backward: input gradient as an int8 conv2d of the error (same weight,
+// stride and padding, groups 1), weight gradient of the decoder input and the error.
+// VAE-NEXT:   %[[GI:[0-9]+]] = "qtrain.qconv2d_acc"(%[[E]], %[[ZE]], %[[W]], %[[ZW]]) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> {qtrain.backward} : (tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2x1x3x3x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<1x2x2x2x!qtrain.q<si32, sym>>
+// VAE-NEXT:   %[[SGI:[0-9]+]] = qtrain.scale_mul %[[SE]], %[[SW]] : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// VAE-NEXT:   qtrain.minmax %[[GI]] scale %[[SGI]] : (tensor<1x2x2x2x!qtrain.q<si32, sym>>, tensor<f32>) -> tensor<2xf32>
+// VAE-NEXT:   qtrain.load @err.vae.deconv.range : tensor<2xf32>
+// VAE:        qtrain.requantize_acc %[[GI]][%[[SGI]]] -> [%{{[0-9]+}}, %{{[0-9]+}}] : (tensor<1x2x2x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x2x2x!qtrain.q<si8, asym>>
+// VAE-NEXT:   %[[GW:[0-9]+]] = qtrain.qconv_transpose2d_grad_weight %[[X]][%[[ZX]]], %[[E]][%[[ZE]]] stride [2, 2] padding [1, 1, 1, 1] : (tensor<1x2x2x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<2x1x3x3x!qtrain.q<si32, sym>>
+// VAE-NEXT:   %[[SGW:[0-9]+]] = qtrain.scale_mul %[[SX]], %[[SE]] : (tensor<f32>, tensor<f32>) -> tensor<f32>
+// VAE-NEXT:   %[[EF:[0-9]+]] = qtrain.dequantize %[[E]], %[[SE]], %[[ZE]] : (tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
+// VAE-NEXT:   %[[GB:[0-9]+]] = qtrain.conv2d_grad_bias %[[EF]] {qtrain.c_f32} : tensor<1x1x4x4xf32> -> tensor<1xf32>
+// The latent's backward stays f32: dz (dequantized) plus the KL derivatives.
+// VAE:        %[[DZ:[0-9]+]] = qtrain.dequantize %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}} : (tensor<1x2x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %{{[0-9]+}} = qtrain.add %[[KMU]], %[[DZ]] : tensor<1x2xf32>
+// VAE-NEXT:   %[[RLV:[0-9]+]] = qtrain.reparameterize_grad_logvar %[[DZ]], %[[LV]] step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %{{[0-9]+}} = qtrain.add %[[KLV]], %[[RLV]] : tensor<1x2xf32>
+// The deconv weight update uses that gradient.
+// VAE:        %[[ST:[0-9]+]] = "qtrain.grad_stats"(%[[GW]], %[[SGW]]) <{mode = "none", operandSegmentSizes = array<i32: 1, 1, 0, 0, 0>}> : (tensor<2x1x3x3x!qtrain.q<si32, sym>>, tensor<f32>) -> tensor<2x2xf32>
+// VAE:        "qtrain.qsgd_update"(%[[GW]], %[[ST]], %[[SW]], %[[ZW]], %{{[0-9]+}}, %{{[0-9]+}}) <{param = @vae.deconv.weight, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<2x1x3x3x!qtrain.q<si32, sym>>, tensor<2x2xf32>, tensor<f32>, tensor<i32>, tensor<f32>, tensor<i32>) -> ()
+// VAE:        qtrain.sgd_update @vae.deconv.bias, %[[GB]] lr 1.000000e-02 : tensor<1xf32>
+// VAE-NEXT:   qtrain.counter_step @rng.step modulo 2147483647
+// VAE-NEXT:   func.return %loss : tensor<f32>
