@@ -240,6 +240,7 @@ class _Rewriter:
             o.sym_name.data: o for o in module.ops if isinstance(o, qt.ParamOp | qt.StateOp)
         }
         self.weights: set[str] = set()
+        self.unfused: set[str] = set()  # weights updated by the requantize path under update=fused
         self.new_states: list[qt.StateOp] = []
         self.step_used = False
 
@@ -262,6 +263,10 @@ class _Rewriter:
         for o in train.body.walk():
             if isinstance(o, qt.Conv2dOp | qt.DenseOp | qt.ConvTranspose2dOp) and isinstance(o.weight.owner, qt.LoadOp):
                 self.weights.add(o.weight.owner.symbol.root_reference.data)
+                if isinstance(o, qt.ConvTranspose2dOp):
+                    # no fused row-by-row update for a [Cin, Cout, kh, kw] weight (its rows are
+                    # input channels): update=fused falls back to the requantize path for it
+                    self.unfused.add(o.weight.owner.symbol.root_reference.data)
         wt = self.p.weight_type
         for name in sorted(self.weights):
             param = self.symbols[name]
@@ -280,7 +285,7 @@ class _Rewriter:
             zname = self._state(f"{name}.zero_point", TensorType(i32, []), [int(z)])
             attrs["qtrain.scale"] = SymbolRefAttr(sname)
             attrs["qtrain.zero_point"] = SymbolRefAttr(zname)
-            if param.is_trainable and self.p.fused:
+            if param.is_trainable and self.p.fused and name not in self.unfused:
                 rr = fqt.row_range_of(q, z)
                 rname = self._state(f"{name}.row_range", TensorType(i32, [shape[0], 2]),
                                     [int(v) for v in rr.ravel()])
@@ -702,7 +707,7 @@ class _Rewriter:
         w = self.wq.get(name)
         if w is None:
             raise self._unsupported(o, f"@{name} is updated but never loaded in @train_step")
-        if p.fused:
+        if p.fused and name not in self.unfused:
             self._update_fused(o, name, w)
             return
         if o.grad in self.gq:

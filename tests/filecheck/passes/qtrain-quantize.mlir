@@ -155,7 +155,7 @@ func.func @forward(%x: tensor<1x1x6x6xf32>) -> tensor<1x8xf32> {
 
 // ==== a variational autoencoder (loss=elbo) ======================================================
 //
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo kl-weight=0.5},qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest}' | filecheck %s --check-prefix=VAE
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo kl-weight=0.5},qtrain-prune-frozen-backward,qtrain-quantize{rounding=nearest update=requantize}' | filecheck %s --check-prefix=VAE
 //
 // The decoder's conv_transpose2d becomes qconv_transpose2d_acc (generic form). The sample
 // stays f32: reparameterize reads the dequantized mu and logvar, and z gets its own tracked
