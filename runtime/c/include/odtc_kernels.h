@@ -451,6 +451,11 @@ size_t odtc_qconv2d_acc_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int
 size_t odtc_qdense_acc_scratch_bytes(int32_t k, int32_t o);
 size_t odtc_topk_structures_scratch_bytes(int32_t o);
 
+/* The int32 bias of an accumulating layer (fqt.quantize_bias): clamp(rintf(b / s)) to
+ * int32, NaN -> 0, +-inf -> the int32 bounds. Shared by the qconv2d/qdense and the
+ * conv-transpose accumulators, so a bias means the same integer everywhere. */
+int32_t odtc_quantize_bias(float b, float s);
+
 /* --- scalars and ranges --- */
 
 /* f32(*a * *b): the scale of an accumulator of two quantized operands. */

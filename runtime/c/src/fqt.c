@@ -253,8 +253,7 @@ int32_t odtc_range_zero_point(const float *range, int32_t qmin, int32_t qmax, in
 
 /* ---- forward layers accumulating in int32 ---------------------------------------------- */
 
-/* fqt.quantize_bias: clamp(rintf(b / s)) to int32, NaN -> 0, +-inf -> the int32 bounds. */
-static int32_t fqt_quantize_bias(float b, float s)
+int32_t odtc_quantize_bias(float b, float s)
 {
     const float r = rintf(b / s);
     if (r != r) {
@@ -280,7 +279,7 @@ static int32_t *fqt_bias_table(void *scratch, const float *bias, const float *ac
 {
     int32_t *bq = (int32_t *)scratch;
     for (int32_t oc = 0; oc < o; ++oc) {
-        bq[oc] = bias != NULL ? fqt_quantize_bias(bias[oc], *acc_scale) : 0;
+        bq[oc] = bias != NULL ? odtc_quantize_bias(bias[oc], *acc_scale) : 0;
     }
     return bq;
 }

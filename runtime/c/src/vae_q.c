@@ -16,30 +16,11 @@
  * dw [c_in, c_out, kh, kw]. Input row ih reaches output row ih * stride_h - pad_top + a
  * through kernel row a (taps landing outside [0, oh) are dropped), columns alike. oh / ow
  * are passed in (they carry the output padding); no scratch, no malloc, plain loops. */
-#include <math.h>
 
 #define ODTC_KERNEL_IMPL /* ODTC_ALWAYS_INLINE */
 #include "odtc_kernels.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
-
-/* fqt.quantize_bias: clamp(rintf(b / s)) to int32, NaN -> 0, +-inf -> the int32 bounds.
- * Mirrors fqt.c's (static) fqt_quantize_bias expression for expression, so the conv-
- * transpose bias is the same int32 as odtc_qconv2d_acc's. */
-static int32_t vaeq_quantize_bias(float b, float s)
-{
-    const float r = rintf(b / s);
-    if (r != r) {
-        return 0;
-    }
-    if (r >= 2147483648.0f) {
-        return INT32_MAX;
-    }
-    if (r <= -2147483648.0f) {
-        return INT32_MIN;
-    }
-    return (int32_t)r;
-}
 
 /* The indices i in [0, count) with 0 <= i * step + off < lim, as [*lo, *hi) (empty when
  * *lo >= *hi); step >= 1. */
@@ -74,7 +55,7 @@ static ODTC_ALWAYS_INLINE void vaeq_conv_transpose2d_acc(
     /* every output starts at the quantized bias (0 without one); rows/columns no tap
      * reaches (output padding past the bottom/right padding) keep just that */
     for (int32_t co = 0; co < c_out; ++co) {
-        const uint32_t bq = bias != NULL ? (uint32_t)vaeq_quantize_bias(bias[co], *acc_scale) : 0u;
+        const uint32_t bq = bias != NULL ? (uint32_t)odtc_quantize_bias(bias[co], *acc_scale) : 0u;
         for (int32_t ni = 0; ni < n; ++ni) {
             uint32_t *plane = accu + ((size_t)ni * (size_t)c_out + (size_t)co) * spatial;
             for (size_t s = 0; s < spatial; ++s) {
