@@ -39,10 +39,14 @@ from odtc.passes import get_all_passes
 from odtc.passes.plan_buffers import buffers_of
 
 SPARSE = dict(builder.TTE_SPARSE_99KB)
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples"))
+import vae as vae_example  # noqa: E402  (examples/vae.py)
+
 WORKLOADS: dict[str, tuple[Callable[[], ModuleOp], dict]] = {
     "MNIST MLP 784-64-10, SGD": (builder.mnist_mlp, {}),
     "MNIST CNN, SGD": (builder.mnist_cnn, {}),
     "MNIST CNN, Adam, batch 4": (builder.mnist_cnn, {"train": {"optimizer": "adam", "batch_size": 4}}),
+    "VAE (examples/vae.py), elbo, SGD": (vae_example.vae, {"train": {"loss": "elbo", "learning_rate": 0.0005}}),
     "MobileNetV2-w0.35 128x128, last 1": (builder.mobilenetv2_w035, {"train": {"mode": "last-k", "last_k": 1}}),
     "MobileNetV2-w0.35 128x128, last 4": (builder.mobilenetv2_w035, {"train": {"mode": "last-k", "last_k": 4}}),
     "MobileNetV2-w0.35 128x128, TTE sparse": (builder.mobilenetv2_w035, {"train": SPARSE}),
@@ -57,7 +61,7 @@ def _train_step(module: ModuleOp) -> func.FuncOp:
 def phase_bounds(fn: func.FuncOp) -> tuple[int, int]:
     """(forward, backward) peak of live aligned bytes: ops before the loss, and from it on."""
     ops = list(fn.body.block.ops)
-    loss = next(i for i, o in enumerate(ops) if isinstance(o, qtrain.SoftmaxCrossEntropyOp | qtrain.MseOp))
+    loss = next(i for i, o in enumerate(ops) if isinstance(o, qtrain.LOSS_OPS))
     live = [0] * (len(ops) + 1)
     for b in buffers_of(fn):
         for t in range(b.first, b.last + 1):
