@@ -644,7 +644,7 @@ def test_topk_count(portable: K.Kernels) -> None:
                     same(got, want)
 
 
-@pytest.mark.parametrize("shape", [(4, 10), (1, 32), (2, 6, 3, 3), (3, 1), (1, 9, 2, 5)])
+@pytest.mark.parametrize("shape", [(4, 10), (1, 32), (2, 6, 3, 3), (3, 1), (1, 9, 2, 5), (1, 1568), (2, 64, 4)])
 @pytest.mark.parametrize("edtype", [np.int8, np.uint8])
 def test_topk_structures(portable: K.Kernels, shape: tuple[int, ...], edtype: Any) -> None:
     rng = rng_for("topk_structures", shape, np.dtype(edtype).name)
