@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+
+def rerun_under_sanitizers(test_file: str, select: str) -> None:
+    """Run the tests of `test_file` matching `-k select` again against an ASan/UBSan build of
+    the kernels (ODTC_KERNELS_SANITIZE=1; in a subprocess because ctypes needs the ASan
+    runtime preloaded). Any sanitizer report, or no test run at all, fails the caller."""
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not libasan or not Path(libasan).is_file():
+        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
+    env = dict(os.environ)
+    env.update(ODTC_KERNELS_SANITIZE="1", LD_PRELOAD=libasan,
+               ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=97",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=98")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test_file, "-m", "not arm",
+         "-k", select],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert " passed" in out and "runtime error" not in out and "AddressSanitizer" not in out, out[-6000:]
 
 
 def write_random_npz(path: Path, sample_shape: tuple[int, ...], n_train: int = 20, n_test: int = 5,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import pytest
 from numpy.typing import NDArray
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType, Signedness, TensorType, f32
 
+from conftest import rerun_under_sanitizers
 from odtc.compiler.api import parse_module, run_pipeline
 from odtc.compiler.build import write_build
 from odtc.compiler.emit_c import NUMPY
@@ -1088,21 +1088,7 @@ def test_convert_rejects_unsupported_storage() -> None:
 def test_sanitized_build() -> None:
     """This file's kernel tests again against an ASan/UBSan build (in a subprocess: ctypes
     needs the ASan runtime preloaded); any report fails."""
-    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not libasan or not Path(libasan).is_file():
-        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
-    env = dict(os.environ)
-    env.update(ODTC_KERNELS_SANITIZE="1", LD_PRELOAD=libasan,
-               ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=97",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=98")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__, "-m", "not arm",
-         "-k", "not sanitized and not lowered and not convert"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    assert "runtime error" not in out and "AddressSanitizer" not in out, out[-6000:]
+    rerun_under_sanitizers(__file__, "not sanitized and not lowered and not convert")
 
 
 def _c_array(name: str, a: NDArray[Any]) -> str:

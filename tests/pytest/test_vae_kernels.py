@@ -18,9 +18,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from scipy import stats
 
+from conftest import rerun_under_sanitizers
 from odtc.runtime import emulator
 from odtc.runtime import kernels as K
 from odtc.runtime import reference as ref
@@ -493,21 +492,7 @@ def test_c_conv_transpose2d_backward_identities(lib: K.Kernels, case: tuple) -> 
 def test_sanitized_build() -> None:
     """The C tests of this file again against an ASan/UBSan build (in a subprocess: ctypes
     needs the ASan runtime preloaded); any report fails."""
-    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not libasan or not Path(libasan).is_file():
-        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
-    env = dict(os.environ)
-    env.update(ODTC_KERNELS_SANITIZE="1", LD_PRELOAD=libasan,
-               ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=97",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=98")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__, "-m", "not arm",
-         "-k", "test_c_"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    assert " passed" in out and "runtime error" not in out and "AddressSanitizer" not in out, out[-6000:]
+    rerun_under_sanitizers(__file__, "test_c_")
 
 
 DRIVER_STREAMS = [(7, 0, 300), (-1, 2**31 - 1, 64)]

@@ -16,9 +16,7 @@ Every comparison is EXACT (int32 by value, np.array_equal via test_fqt_kernels.s
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from conftest import rerun_under_sanitizers
 from odtc.runtime import emulator
 from odtc.runtime import fqt_vae
 from odtc.runtime import kernels as K
@@ -250,21 +249,7 @@ def test_c_partial_sums_wrap(lib: K.Kernels) -> None:
 def test_sanitized_build() -> None:
     """The `test_c_*` tests again against an ASan/UBSan build (in a subprocess: ctypes needs
     the ASan runtime preloaded); any report fails."""
-    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not libasan or not Path(libasan).is_file():
-        pytest.fail("gcc has no libasan.so: the ASan/UBSan run is required (install gcc's libasan)")
-    env = dict(os.environ)
-    env.update(ODTC_KERNELS_SANITIZE="1", LD_PRELOAD=libasan,
-               ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=97",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=98")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__, "-m", "not arm",
-         "-k", "test_c_"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    assert " passed" in out and "runtime error" not in out and "AddressSanitizer" not in out, out[-6000:]
+    rerun_under_sanitizers(__file__, "test_c_")
 
 
 # (geometry, x dtype, case index for case_data): the decoder x2 with bias (u8), odd strides
