@@ -270,15 +270,11 @@ def op_macs(op: Operation) -> int:
         n, _, oh, ow = shape(op.output_grad)
         rows, cg, kh, kw = shape(op.weight_grad)
         return n * rows * oh * ow * cg * kh * kw
-    if isinstance(op, qtrain.QConvTranspose2dAccOp):
-        n, c, h, w = shape(op.input)
-        _, o, kh, kw = shape(op.weight)
-        return n * c * h * w * o * kh * kw
     if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight_grad)
         return n * c * h * w * o * kh * kw
-    if isinstance(op, qtrain.ConvTranspose2dOp):  # every input element meets Cout*KH*KW taps
+    if isinstance(op, qtrain.ConvTranspose2dOp | qtrain.QConvTranspose2dAccOp):  # each input element meets Cout*KH*KW taps
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight)
         return n * c * h * w * o * kh * kw

@@ -574,12 +574,6 @@ class _Rewriter:
         y = self._v(qt.RequantizeAccOp(acc, sacc, s, z, et))
         self.e[out] = QInfo(y, s, z)
 
-    def _fl(self, v: SSAValue) -> SSAValue:
-        """Float view of a forward value (mixed mode): dequantized if it was quantized."""
-        if v in self.q:
-            return self._dequant(v, self.q[v])
-        return v
-
     def _backward(self, o: Operation) -> None:
         if isinstance(o, FLOAT_ISLANDS):
             o.operands = [self._float(v) if isinstance(v.type, TensorType) and v.type.element_type != i32 else v
@@ -615,17 +609,17 @@ class _Rewriter:
         if isinstance(o, qt.DenseGradInputOp | qt.Conv2dGradInputOp | qt.DenseGradBiasOp | qt.Conv2dGradBiasOp
                       | qt.ReshapeOp | qt.FlattenOp):
             if isinstance(o, qt.DenseGradInputOp | qt.Conv2dGradInputOp):
-                o.operands = [o.operands[0], self._fl(o.weight)]  # type: ignore[misc]
+                o.operands = [o.operands[0], self._float(o.weight)]  # type: ignore[misc]
             return
         if isinstance(o, qt.DenseGradWeightOp | qt.Conv2dGradWeightOp):
             # (a conv_transpose2d's weight gradient reads the activation as its "error")
-            o.operands = [self._fl(o.input), self._fl(o.output_grad)]  # type: ignore[misc]
+            o.operands = [self._float(o.input), self._float(o.output_grad)]  # type: ignore[misc]
             return
         if isinstance(o, qt.ConvTranspose2dGradInputOp):
-            o.operands = [o.operands[0], self._fl(o.weight)]  # type: ignore[misc]
+            o.operands = [o.operands[0], self._float(o.weight)]  # type: ignore[misc]
             return
         if isinstance(o, qt.ReluGradOp):
-            o.operands = [o.output_grad, self._fl(o.output)]  # type: ignore[misc]
+            o.operands = [o.output_grad, self._float(o.output)]  # type: ignore[misc]
             return
         raise self._unsupported(o)
 
