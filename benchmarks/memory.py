@@ -4,12 +4,13 @@ qtrain-insert-checkpoints is registered). Compile only: nothing is built or trai
 
     python benchmarks/memory.py [--budget-fraction 0.75] [--json]
 
-Columns (bytes; fp32 throughout — activations, gradients, weights and optimizer state):
+Columns (bytes; fp32 except the u8 VAE row — activations, gradients, weights and optimizer
+state):
   naive      every buffer of @train_step in its own place (keep everything)
   bound      the largest total of simultaneously live buffers for that op order: no
              placement of that schedule can use less
   arena      the planned arena (qtrain-plan-buffers), and arena / bound
-  peak RAM   arena + trainable weights + optimizer state (+ quantization state, 0 here):
+  peak RAM   arena + trainable weights + optimizer state + quantization state (u8 only):
              what the device needs in RAM; frozen weights stay in flash
   budget     with memory.budget_bytes = fraction x the scheduled bound: the arena and peak
              RAM qtrain-insert-checkpoints + qtrain-schedule reach (or why not)
@@ -47,6 +48,9 @@ WORKLOADS: dict[str, tuple[Callable[[], ModuleOp], dict]] = {
     "MNIST CNN, SGD": (builder.mnist_cnn, {}),
     "MNIST CNN, Adam, batch 4": (builder.mnist_cnn, {"train": {"optimizer": "adam", "batch_size": 4}}),
     "VAE (examples/vae.py), elbo, SGD": (vae_example.vae, {"train": {"loss": "elbo", "learning_rate": 0.0005}}),
+    "VAE, u8, accumulators >= 8 kB streamed": (vae_example.vae, {
+        "train": {"loss": "elbo", "learning_rate": 0.0005}, "quantize": {"scheme": "u8-asym"},
+        "memory": {"stream_accumulator_bytes": 8192}}),
     "MobileNetV2-w0.35 128x128, last 1": (builder.mobilenetv2_w035, {"train": {"mode": "last-k", "last_k": 1}}),
     "MobileNetV2-w0.35 128x128, last 4": (builder.mobilenetv2_w035, {"train": {"mode": "last-k", "last_k": 4}}),
     "MobileNetV2-w0.35 128x128, TTE sparse": (builder.mobilenetv2_w035, {"train": SPARSE}),
@@ -105,7 +109,7 @@ def main() -> int:
         budget_bytes = int(args.budget_fraction * int(on["lower_bound_bytes"]))  # type: ignore[call-overload]
         if have_checkpoints:
             try:
-                budget = compile_report(factory, config_from_dict({**data, "memory": {"budget_bytes": budget_bytes}}))
+                budget = compile_report(factory, config_from_dict({**data, "memory": {**data.get("memory", {}), "budget_bytes": budget_bytes}}))
             except api.CompileError as exc:
                 budget = str(exc)
         rows.append((name, off, on, budget_bytes, budget))
@@ -113,7 +117,8 @@ def main() -> int:
             print(json.dumps({"workload": name, "unscheduled": off, "scheduled": on,
                               "budget_bytes": budget_bytes, "budget": budget}), file=sys.stderr)
 
-    print("Training-step memory, fp32, kB = 1000 bytes (compile only: `python benchmarks/memory.py`)")
+    print("Training-step memory, fp32 unless the row says u8, kB = 1000 bytes (compile only: "
+          "`python benchmarks/memory.py`)")
     print()
     head = "| workload | naive | bound | arena | arena/bound | peak RAM | bound | arena | arena/bound | peak RAM |"
     sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -270,9 +270,29 @@ def op_macs(op: Operation) -> int:
         n, _, oh, ow = shape(op.output_grad)
         rows, cg, kh, kw = shape(op.weight_grad)
         return n * rows * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QConv2dAccStreamOp):
+        n, c, h, w = shape(op.input)
+        o, _, kh, kw = shape(op.weight)
+        oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), tuple(int(v) for v in op.stride.get_values()),
+                                       tuple(int(v) for v in op.padding.get_values()))
+        return n * o * oh * ow * c * kh * kw
+    if isinstance(op, qtrain.QConv2dGradInputStreamOp):
+        n, o, oh, ow = shape(op.output_grad)
+        _, c, kh, kw = shape(op.weight)
+        return n * o * oh * ow * c * kh * kw
+    if isinstance(op, qtrain.QConvTranspose2dAccStreamOp):
+        n, c, h, w = shape(op.input)
+        _, o, kh, kw = shape(op.weight)
+        return n * c * h * w * o * kh * kw
     if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight_grad)
+        return n * c * h * w * o * kh * kw
+    if isinstance(op, qtrain.QConvTranspose2dGradWeightSgdOp):
+        n, c, h, w = shape(op.input)
+        wt = op.param_type()
+        assert wt is not None, f"{op.name}: {op.param} is not a qtrain.param"
+        _, o, kh, kw = wt.get_shape()
         return n * c * h * w * o * kh * kw
     if isinstance(op, qtrain.ConvTranspose2dOp | qtrain.QConvTranspose2dAccOp):  # each input element meets Cout*KH*KW taps
         n, c, h, w = shape(op.input)
@@ -308,20 +328,24 @@ def op_macs(op: Operation) -> int:
 
 QUANT_BACKWARD = (qtrain.QConv2dGradInputOp, qtrain.QConv2dGradWeightOp, qtrain.QDenseGradInputOp,
                   qtrain.QDenseGradWeightOp, qtrain.QDenseGradWeightSgdOp, qtrain.QConv2dGradWeightSgdOp,
-                  qtrain.QConvTranspose2dGradWeightOp)
+                  qtrain.QConvTranspose2dGradWeightOp, qtrain.QConvTranspose2dGradWeightSgdOp)
 
 
 def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
     """MACs per sample of a @train_step: `forward` (the forward ops, once), `backward` (the
     grad-input and grad-weight ops) and `recompute` (ops qtrain-insert-checkpoints marked
-    `qtrain.recompute`: forward work done again instead of keeping activations)."""
+    `qtrain.recompute`: forward work done again instead of keeping activations; and the
+    requantizing pass of a streamed accumulator, qtrain-stream-accumulators)."""
     out = {"forward": 0, "backward": 0, "recompute": 0}
     batch = qtrain.tensor_shape(fn.function_type.inputs.data[0])[0] if fn.function_type.inputs.data else 1
     for op in fn.body.block.ops:
         m = op_macs(op)
         if not m:
             continue
-        if "qtrain.recompute" in op.attributes:
+        if "qtrain.recompute" in op.attributes or (
+            isinstance(op, qtrain.QConv2dAccStreamOp | qtrain.QConvTranspose2dAccStreamOp
+                       | qtrain.QConv2dGradInputStreamOp) and not op.is_range
+        ):  # a streamed accumulator's second pass (its first gave the range) is recomputation
             out["recompute"] += m
         elif isinstance(op, (*qtrain.BACKWARD_OPS, *qtrain.FUSED_UPDATE_OPS, *QUANT_BACKWARD)) or (
             "qtrain.backward" in op.attributes  # e.g. a conv_transpose2d's input gradient as qconv2d_acc

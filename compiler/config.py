@@ -65,6 +65,10 @@ class PartialUpdateConfig:
 @dataclass(frozen=True)
 class MemoryConfig:
     budget_bytes: int = 0
+    stream_accumulator_bytes: int = 0
+    """Quantized builds: compute every int32 accumulator of at least this many bytes one
+    output channel at a time, twice (its range, then its 8-bit result), instead of storing
+    it (qtrain-stream-accumulators); 0 = off."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,12 @@ def _validate(cfg: Config) -> None:
                 "config key 'quantize.scheme': quantized training updates weights with plain SGD, one sample "
                 f"at a time; got optimizer {t.optimizer!r} and batch_size {t.batch_size}"
             )
+    if cfg.memory.stream_accumulator_bytes < 0:
+        raise ConfigError("config key 'memory.stream_accumulator_bytes' must be >= 0 (0 = off), got "
+                          f"{cfg.memory.stream_accumulator_bytes}")
+    if cfg.memory.stream_accumulator_bytes and q.scheme == "none":
+        raise ConfigError("config key 'memory.stream_accumulator_bytes' streams the int32 accumulators of a "
+                          "quantized step; set [quantize] scheme = \"u8-asym\" or \"s8-sym\"")
     if cfg.memory.budget_bytes < 0:
         raise ConfigError(
             f"config key 'memory.budget_bytes' must be >= 0 (0 = no checkpointing), got {cfg.memory.budget_bytes}"

@@ -14,13 +14,15 @@ so every compile can be reproduced and debugged one pass at a time. The order:
     qtrain-schedule              memory-aware op order: updates as soon as their gradient is
                                  complete, saved activations freed at their last use
 
-    qtrain-bufferize             storage decision + live range for every tensor; relu, relu6
-                                 and add write over an input that dies there (inplace=true)
+    qtrain-bufferize             storage decision + live range for every tensor; relu, relu6,
+                                 add and acc_relu write over an input that dies there
+                                 (inplace=true)
     qtrain-plan-buffers          static arena offsets (best of several placements; verified)
     convert-qtrain-to-c          kernel calls over planned buffers (ckern), printed by -t c
 
 With [quantize] scheme != "none", qtrain-quantize (passes/quantize.py) follows the pruning,
-and with λ < 1 qtrain-partial-update follows it; fuse-updates then finds no float SGD pair
+and with λ < 1 qtrain-partial-update follows it, then (memory.stream_accumulator_bytes > 0)
+qtrain-stream-accumulators; fuse-updates then finds no float SGD pair
 on quantized weights and leaves them alone (with `update=fused`, qtrain-quantize already
 emits its own fused row-by-row quantized update).
 """
@@ -82,6 +84,8 @@ def pipeline_string(cfg: Config) -> str:
     if (pu.lambda_min, pu.lambda_max) != (1.0, 1.0):
         passes.append(f"qtrain-partial-update{{lambda-min={_fmt_float(pu.lambda_min)} "
                       f"lambda-max={_fmt_float(pu.lambda_max)}}}")
+    if cfg.memory.stream_accumulator_bytes:
+        passes.append(f"qtrain-stream-accumulators{{min-bytes={cfg.memory.stream_accumulator_bytes}}}")
     # qtrain-fuse-updates runs before the checkpoints, so that the budget is judged on the
     # arena without the fused weight gradients, and in `recompute` mode there: a saved
     # activation may be recomputed for its later readers, so it may not count as kept

@@ -42,6 +42,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolRefAttr,
     TensorType,
+    UnitAttr,
     f32,
     i32,
     i64,
@@ -53,6 +54,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
 )
@@ -1081,6 +1083,212 @@ class TopkStructuresOp(IRDLOperation):
             raise _err(self, f"result must be tensor<{o}xi32>, got {self.output.type}")
 
 
+
+@irdl_op_definition
+class QGradBiasOp(IRDLOperation):
+    """The f32 bias gradient of a layer from its 8-bit error: per channel (axis 1) the
+    sequential f32 sum, over (n, spatial) in memory order from +0.0f, of the dequantized
+    error f32(s) * f32(e − z) — exactly `qtrain.dequantize` followed by the f32
+    conv2d/dense grad-bias, without the f32 copy of the error.
+
+    `%gb = qtrain.qgrad_bias %e[%s, %z] : (tensor<1x16x14x14x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<16xf32>`
+    """
+
+    name = "qtrain.qgrad_bias"
+    output_grad = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    zero_point = operand_def(TensorType)
+    bias_grad = result_def(TensorType)
+    assembly_format = "$output_grad `[` $scale `,` $zero_point `]` attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, e: SSAValue, scale: SSAValue, zp: SSAValue) -> None:
+        super().__init__(operands=[e, scale, zp], result_types=[_tensor((tensor_shape(e)[1],))])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _require_rank(self, "output error", self.output_grad, (2, 4))
+        _scalar(self, "scale", self.scale)
+        _zp(self, "output error", self.zero_point)
+        _require_f32(self, "result", self.bias_grad)
+        _require_shape(self, "result", self.bias_grad, (tensor_shape(self.output_grad)[1],))
+
+
+# ---------------------------------------------------------------------------------------
+# Streamed accumulators (qtrain-stream-accumulators)
+# ---------------------------------------------------------------------------------------
+
+
+class _AccStream(IRDLOperation):
+    """An accumulating layer whose int32 result is never stored whole: computed one output
+    channel at a time (one [OH, OW] int32 plane of scratch), optionally through acc_relu, and
+    either reduced to its observed range (`qtrain.minmax` with `acc_scale`; no output scale:
+    the result is tensor<2xf32>) or requantized (`qtrain.requantize_acc` to the output
+    scale / zero-point; the result is the 8-bit tensor). A layer streamed for both needs
+    its MACs twice: the range must be known before the first value can be requantized."""
+
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    acc_scale = operand_def(TensorType)
+    output_scale = opt_operand_def(TensorType)
+    output_zero_point = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    relu = opt_prop_def(UnitAttr)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    # several optional operands: generic syntax
+
+    @property
+    def is_range(self) -> bool:
+        return self.output_scale is None
+
+    def acc_shape(self) -> tuple[int, ...] | None:
+        raise NotImplementedError
+
+    def _verify_stream(self, out_channels: int) -> None:
+        _q8(self, "input", self.input)
+        _q8(self, "weight", self.weight)
+        _zp(self, "input", self.input_zero_point)
+        _zp(self, "weight", self.weight_zero_point)
+        _scalar(self, "accumulator scale", self.acc_scale)
+        if self.bias is not None:
+            _require_f32(self, "bias", self.bias)
+            _require_shape(self, "bias", self.bias, (out_channels,))
+        if (self.output_scale is None) != (self.output_zero_point is None):
+            raise _err(self, "an output scale needs the output zero-point")
+        if self.output_scale is None:
+            _range(self, "result", self.output)
+            return
+        assert self.output_zero_point is not None
+        _scalar(self, "result scale", self.output_scale)
+        _zp(self, "result", self.output_zero_point)
+        _q8(self, "result", self.output)
+
+    def _check_result_shape(self, shape: tuple[int, ...]) -> None:
+        if not self.is_range and tuple(tensor_shape(self.output)) != shape:
+            raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the accumulator {_fmt(shape)}")
+
+
+@irdl_op_definition
+class QConv2dAccStreamOp(_AccStream):
+    """`qtrain.qconv2d_acc` (groups 1) streamed channel by channel into its range or its
+    requantized 8-bit result (see `_AccStream`).
+
+    `%r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %b, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, relu, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0>}> : (...) -> tensor<2xf32>`
+    """
+
+    name = "qtrain.qconv2d_acc_stream"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+
+    def __init__(self, acc: QConv2dAccOp, acc_scale: SSAValue, relu: bool, out_scale: SSAValue | None = None,
+                 out_zero_point: SSAValue | None = None, out_type: QuantType | None = None) -> None:
+        shape = tensor_shape(acc.output)
+        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
+        props: dict[str, Attribute] = {"stride": acc.stride, "padding": acc.padding, "groups": acc.groups}
+        if relu:
+            props["relu"] = UnitAttr()
+        super().__init__(operands=[acc.input, acc.input_zero_point, acc.weight, acc.weight_zero_point, acc.bias,
+                                   acc_scale, out_scale, out_zero_point], result_types=[rt], properties=props)
+
+    def verify_(self) -> None:
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "weight", self.weight, (4,))
+        n, c, h, wd = tensor_shape(self.input)
+        o, i, kh, kw = tensor_shape(self.weight)
+        self._verify_stream(o)
+        if self.groups.value.data != 1:
+            raise _err(self, f"streams groups = 1 only, got {self.groups.value.data}")
+        if i != c:
+            raise _err(self, f"weight has {i} input channels, input has {c}")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        oh, ow = conv_output_hw((h, wd), (kh, kw), stride, padding)
+        self._check_result_shape((n, o, oh, ow))
+
+
+@irdl_op_definition
+class QConv2dGradInputStreamOp(IRDLOperation):
+    """`qtrain.qconv2d_grad_input` (groups 1) streamed one input-channel plane at a time into
+    its range (`qtrain.minmax` with `acc_scale`; no output scale) or its requantized 8-bit
+    error (as `_AccStream`); `input_hw` is the layer input's height and width.
+
+    `%r = "qtrain.qconv2d_grad_input_stream"(%e, %ze, %w, %zw, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, input_hw = array<i64: 14, 14>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (...) -> tensor<2xf32>`
+    """
+
+    name = "qtrain.qconv2d_grad_input_stream"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    weight_zero_point = operand_def(TensorType)
+    acc_scale = operand_def(TensorType)
+    output_scale = opt_operand_def(TensorType)
+    output_zero_point = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    groups = prop_def(IntegerAttr[I64])
+    input_hw = prop_def(DenseArrayBase[I64])
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    def __init__(self, gi: QConv2dGradInputOp, acc_scale: SSAValue, out_scale: SSAValue | None = None,
+                 out_zero_point: SSAValue | None = None, out_type: QuantType | None = None) -> None:
+        shape = tensor_shape(gi.input_grad)
+        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
+        super().__init__(
+            operands=[gi.output_grad, gi.output_grad_zero_point, gi.weight, gi.weight_zero_point, acc_scale,
+                      out_scale, out_zero_point],
+            result_types=[rt],
+            properties={"stride": gi.stride, "padding": gi.padding, "groups": gi.groups,
+                        "input_hw": DenseArrayBase.from_list(i64, list(shape[2:]))},
+        )
+
+    @property
+    def is_range(self) -> bool:
+        return self.output_scale is None
+
+    def input_shape(self) -> tuple[int, int, int, int]:
+        n = tensor_shape(self.output_grad)[0]
+        c = tensor_shape(self.weight)[1]
+        h, w = (int(v) for v in self.input_hw.get_values())
+        return n, c, h, w
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _q8(self, "weight", self.weight)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _zp(self, "weight", self.weight_zero_point)
+        _scalar(self, "accumulator scale", self.acc_scale)
+        _require_rank(self, "output error", self.output_grad, (4,))
+        _require_rank(self, "weight", self.weight, (4,))
+        if self.groups.value.data != 1:
+            raise _err(self, f"streams groups = 1 only, got {self.groups.value.data}")
+        hw = _ints(self.input_hw, 2, self, "input_hw", 1)
+        n, o, eh, ew = tensor_shape(self.output_grad)
+        wo, c, kh, kw = tensor_shape(self.weight)
+        if wo != o:
+            raise _err(self, f"weight has {wo} output channels, the output error {o}")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        if conv_output_hw(hw, (kh, kw), stride, padding) != (eh, ew):
+            raise _err(self, f"output error shape {_fmt((n, o, eh, ew))} is not the conv output of an input "
+                             f"{_fmt((n, c, *hw))} with weight {_fmt((wo, c, kh, kw))}")
+        if (self.output_scale is None) != (self.output_zero_point is None):
+            raise _err(self, "an output scale needs the output zero-point")
+        if self.output_scale is None:
+            _range(self, "result", self.output)
+            return
+        assert self.output_zero_point is not None
+        _scalar(self, "result scale", self.output_scale)
+        _zp(self, "result", self.output_zero_point)
+        _q8(self, "result", self.output)
+        if tuple(tensor_shape(self.output)) != (n, c, *hw):
+            raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the input gradient "
+                             f"{_fmt((n, c, *hw))}")
+
+
 FQT_OPS: tuple[type[IRDLOperation], ...] = (
     ScaleMulOp,
     MinMaxOp,
@@ -1105,6 +1313,9 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
     QWeightRegridOp,
     TopkCountOp,
     TopkStructuresOp,
+    QConv2dAccStreamOp,
+    QConv2dGradInputStreamOp,
+    QGradBiasOp,
 )
 
 __all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]

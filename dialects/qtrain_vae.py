@@ -40,10 +40,11 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     TensorType,
+    UnitAttr,
     i32,
     i64,
 )
-from xdsl.ir import SSAValue
+from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
     VarConstraint,
@@ -57,6 +58,8 @@ from xdsl.irdl import (
 )
 
 from odtc.dialects.qtrain_fqt import (
+    _AccStream,  # pyright: ignore[reportPrivateUsage]
+    _QGradWeightSgd,  # pyright: ignore[reportPrivateUsage]
     _q8,  # pyright: ignore[reportPrivateUsage]
     _require_acc,  # pyright: ignore[reportPrivateUsage]
     _scalar,  # pyright: ignore[reportPrivateUsage]
@@ -65,6 +68,7 @@ from odtc.dialects.qtrain_fqt import (
     acc_type,
 )
 from odtc.dialects.qtrain import (
+    QuantType,
     _ActivationGrad,  # pyright: ignore[reportPrivateUsage]
     _err,  # pyright: ignore[reportPrivateUsage]
     _fmt,  # pyright: ignore[reportPrivateUsage]
@@ -581,7 +585,99 @@ class QConvTranspose2dGradWeightOp(IRDLOperation):
             )
 
 
-VAE_QUANT_OPS: tuple[type[IRDLOperation], ...] = (QConvTranspose2dAccOp, QConvTranspose2dGradWeightOp)
+@irdl_op_definition
+class QConvTranspose2dGradWeightSgdOp(_QGradWeightSgd):
+    """`qconv_transpose2d_grad_weight` fused with the quantized SGD step, one weight row at
+    a time: row ci of the [Cin, Cout, kh, kw] weight (its Cout·kh·kw taps, contiguous) gets
+    its int32 gradient and is updated at once on the held grid (`qdense_grad_weight_sgd`'s
+    rule, runtime/fqt.py `qgrad_weight_sgd_apply`), so no [Cin, ...] int32 gradient buffer
+    exists. Rows are input channels here, so a `select` list (partial updates pick output
+    structures by their error) is not taken: every row is updated.
+
+    `"qtrain.qconv_transpose2d_grad_weight_sgd"(%x, %zx, %e, %ze, %sg, %sw, %zw, %t) <{param = @dec.deconv1.weight, row_range = @dec.deconv1.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, lr = 1.0e-02 : f64, rounding = "stochastic", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 1>}> : (...) -> ()`
+    """
+
+    name = "qtrain.qconv_transpose2d_grad_weight_sgd"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+
+    def __init__(self, param: str, row_range: str, x: SSAValue, zx: SSAValue, e: SSAValue, ze: SSAValue,
+                 g_scale: SSAValue, sw: SSAValue, zw: SSAValue, stride: DenseArrayBase, padding: DenseArrayBase,
+                 lr: float, rounding: str, seed: int, step: SSAValue | None = None) -> None:
+        props = self._props(param, row_range, lr, rounding, seed)
+        props.update({"stride": stride, "padding": padding})
+        super().__init__(operands=[x, zx, e, ze, g_scale, sw, zw, None, None, step], properties=props)
+
+    def verify_(self) -> None:
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "output error", self.output_grad, (4,))
+        eq = _q8(self, "output error", self.output_grad)
+        if not eq.is_signed:
+            raise _err(self, f"output error must be signed int8, got {eq}")
+        if self.select is not None or self.select_count is not None:
+            raise _err(self, "takes no select list: its rows are input channels, every row is updated")
+        n, c, h, wd = tensor_shape(self.input)
+        shape = self._verify_common(c)
+        if shape is None:
+            return
+        en, eo, eh, ew = tensor_shape(self.output_grad)
+        if len(shape) != 4 or shape[0] != c or shape[1] != eo:
+            raise _err(self, f"{self.param} has shape {_fmt(shape)} but the input has {c} channels "
+                             f"and the output error {eo}")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        lo_h, lo_w = conv_transpose_output_hw((h, wd), (shape[2], shape[3]), stride, padding, (0, 0))
+        if en != n or not (lo_h <= eh < lo_h + stride[0]) or not (lo_w <= ew < lo_w + stride[1]):
+            raise _err(
+                self,
+                f"output error shape {_fmt((en, eo, eh, ew))} is not the conv-transpose output of input "
+                f"{_fmt((n, c, h, wd))} with weight {_fmt(shape)}",
+            )
+
+
+@irdl_op_definition
+class QConvTranspose2dAccStreamOp(_AccStream):
+    """`qtrain.qconv_transpose2d_acc` streamed channel by channel into its range or its
+    requantized 8-bit result (qtrain_fqt `_AccStream`).
+
+    `%y = "qtrain.qconv_transpose2d_acc_stream"(%x, %zx, %w, %zw, %b, %s, %sy, %zy) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, output_padding = array<i64: 1, 1>, relu, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1>}> : (...) -> tensor<1x16x14x14x!qtrain.q<ui8, asym>>`
+    """
+
+    name = "qtrain.qconv_transpose2d_acc_stream"
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    output_padding = prop_def(DenseArrayBase[I64])
+
+    def __init__(self, acc: QConvTranspose2dAccOp, acc_scale: SSAValue, relu: bool,
+                 out_scale: SSAValue | None = None, out_zero_point: SSAValue | None = None,
+                 out_type: QuantType | None = None) -> None:
+        shape = tensor_shape(acc.output)
+        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
+        props: dict[str, Attribute] = {"stride": acc.stride, "padding": acc.padding,
+                                       "output_padding": acc.output_padding}
+        if relu:
+            props["relu"] = UnitAttr()
+        super().__init__(operands=[acc.input, acc.input_zero_point, acc.weight, acc.weight_zero_point, acc.bias,
+                                   acc_scale, out_scale, out_zero_point], result_types=[rt], properties=props)
+
+    def verify_(self) -> None:
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "weight", self.weight, (4,))
+        n, c, h, wd = tensor_shape(self.input)
+        ci, o, kh, kw = tensor_shape(self.weight)
+        self._verify_stream(o)
+        if ci != c:
+            raise _err(self, f"weight has {ci} input channels but input has {c}")
+        stride = _ints(self.stride, 2, self, "stride", 1)
+        padding = _ints(self.padding, 4, self, "padding", 0)
+        out_pad = _ints(self.output_padding, 2, self, "output_padding", 0)
+        _check_transpose_geometry(self, (kh, kw), stride, padding, out_pad)
+        oh, ow = conv_transpose_output_hw((h, wd), (kh, kw), stride, padding, out_pad)
+        self._check_result_shape((n, o, oh, ow))
+
+
+VAE_QUANT_OPS: tuple[type[IRDLOperation], ...] = (QConvTranspose2dAccOp, QConvTranspose2dGradWeightOp,
+                                                  QConvTranspose2dGradWeightSgdOp, QConvTranspose2dAccStreamOp)
 
 VAE_FORWARD_OPS: tuple[type[IRDLOperation], ...] = (ConvTranspose2dOp, SigmoidOp, ExpOp, ReparameterizeOp)
 VAE_LOSS_OPS: tuple[type[IRDLOperation], ...] = (KlDivergenceOp, SigmoidBceOp)

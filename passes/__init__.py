@@ -72,6 +72,12 @@ def _partial_update() -> type[ModulePass]:
     return PartialUpdatePass
 
 
+def _stream_accumulators() -> type[ModulePass]:
+    from odtc.passes.stream_accumulators import StreamAccumulatorsPass
+
+    return StreamAccumulatorsPass
+
+
 def _convert_qtrain_to_c() -> type[ModulePass]:
     from odtc.passes.convert_qtrain_to_c import ConvertQTrainToCPass
 
@@ -87,6 +93,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qtrain-prune-frozen-backward": _prune_frozen_backward,
         "qtrain-quantize": _quantize,
         "qtrain-partial-update": _partial_update,
+        "qtrain-stream-accumulators": _stream_accumulators,
         "qtrain-insert-checkpoints": _insert_checkpoints,
         "qtrain-schedule": _schedule,
         "qtrain-fuse-updates": _fuse_updates,

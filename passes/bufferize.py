@@ -2,7 +2,7 @@
 
 Invariant established: in every `func.func`, each op producing a tensor carries exactly one of
   * `qtrain.alias` — reshape/flatten: its result is its input's buffer, reinterpreted;
-  * `qtrain.inplace = K` (option `inplace`) — relu/relu6/add whose operand K dies there:
+  * `qtrain.inplace = K` (option `inplace`) — relu/relu6/add/acc_relu whose operand K dies there:
     the result is written over that operand's buffer;
   * `qtrain.bytes = N` and `qtrain.live = array<i64: first, last>` — an arena buffer
     live from the op's index to the index of its last reader (through aliases);
@@ -52,7 +52,8 @@ def written_symbols(op: Operation) -> set[str]:
         out.add(op.counter.root_reference.data)
     elif isinstance(op, qtrain.QSgdUpdateOp):
         out.add(op.param.root_reference.data)
-    elif isinstance(op, qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp):
+    elif isinstance(op, qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp
+                    | qtrain.QConvTranspose2dGradWeightSgdOp):
         out.add(op.param.root_reference.data)
         out.add(op.row_range.root_reference.data)
     elif isinstance(op, qtrain.QWeightRegridOp):
@@ -89,13 +90,33 @@ def scratch_bytes(op: Operation) -> int:
         _, k = qtrain.tensor_shape(op.input)
         o = qtrain.tensor_shape(op.weight)[0]
         return 4 * o + 4 * ((k + 1) // 2)
+    # ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES / ODTC_QCONV_TRANSPOSE2D_ACC_STREAM_SCRATCH_BYTES:
+    # one int32 output plane (then, for qconv2d, its accumulator scratch for one channel)
+    if isinstance(op, qtrain.QConv2dAccStreamOp):
+        _, c, h, w = qtrain.tensor_shape(op.input)
+        _, _, kh, kw = qtrain.tensor_shape(op.weight)
+        stride = tuple(int(v) for v in op.stride.get_values())
+        padding = tuple(int(v) for v in op.padding.get_values())
+        oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), stride, padding)
+        return 4 * oh * ow + 4 + 4 * ((c * kh * kw + 1) // 2)
+    if isinstance(op, qtrain.QConv2dGradInputStreamOp):  # ODTC_QCONV2D_GRAD_INPUT_STREAM_SCRATCH_BYTES
+        _, _, h, w = op.input_shape()
+        o, _, kh, kw = qtrain.tensor_shape(op.weight)
+        return 4 * h * w + 4 * ((o * kh * kw + 3) // 4)
+    if isinstance(op, qtrain.QConvTranspose2dAccStreamOp):
+        _, _, h, w = qtrain.tensor_shape(op.input)
+        _, _, kh, kw = qtrain.tensor_shape(op.weight)
+        oh, ow = qtrain.conv_transpose_output_hw(
+            (h, w), (kh, kw), tuple(int(v) for v in op.stride.get_values()),
+            tuple(int(v) for v in op.padding.get_values()), tuple(int(v) for v in op.output_padding.get_values()))
+        return 4 * oh * ow
     if isinstance(op, qtrain.TopkStructuresOp):
         return 8 * qtrain.tensor_shape(op.output_grad)[1]
     # ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES: one int32 gradient row (the fused update applies
     # each row as soon as it is computed, so this replaces the [O, ...] int32 gradient).
     if isinstance(op, qtrain.QDenseGradWeightSgdOp):
         return 4 * qtrain.tensor_shape(op.input)[1]
-    if isinstance(op, qtrain.QConv2dGradWeightSgdOp):
+    if isinstance(op, qtrain.QConv2dGradWeightSgdOp | qtrain.QConvTranspose2dGradWeightSgdOp):
         w = op.param_type()
         if w is None:
             return 0
@@ -117,7 +138,7 @@ def _root(v: SSAValue, parent: dict[SSAValue, SSAValue] | None = None) -> SSAVal
 # Elementwise ops whose C kernels may write their result over an input (y[i] depends only
 # on x[i]): with `inplace`, the result takes over the input's buffer when that input (and
 # everything sharing its buffer) is read for the last time by this op.
-INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp)
+INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp, qtrain.AccReluOp)
 
 
 def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
@@ -185,7 +206,7 @@ class BufferizePass(ModulePass):
     name = "qtrain-bufferize"
 
     inplace: bool = False
-    """Let relu, relu6 and add write over an input that dies there (`qtrain.inplace = K`:
+    """Let relu, relu6, add and acc_relu write over an input that dies there (`qtrain.inplace = K`:
     the result shares operand K's buffer)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -348,6 +348,18 @@ def _lower_vae(L: _Lowerer, op: Operation) -> None:
                    r(op.weight_zero_point), _opt_ref(L, op.bias, "float"), _opt_ref(L, op.acc_scale, "float"),
                    r(op.output), *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
                                                    *op.padding.get_values()[:2])])
+        case qtrain.QConvTranspose2dAccStreamOp():
+            _require_s8(op, "weights", op.weight)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            n, c, h, w = _shape(op.input)
+            _, o, kh, kw = _shape(op.weight)
+            oh, ow = qtrain.conv_transpose_output_hw(
+                (h, w), (kh, kw), tuple(op.stride.get_values()), tuple(op.padding.get_values()),
+                tuple(op.output_padding.get_values()))
+            L.call(f"odtc_qconv_transpose2d_acc_stream_{suffix}", r(op.input), r(op.input_zero_point), r(op.weight),
+                   r(op.weight_zero_point), _opt_ref(L, op.bias, "float"), r(op.acc_scale), *_stream_sink(L, op),
+                   _scratch(op), *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
+                                                   *op.padding.get_values()[:2])])
         case qtrain.QConvTranspose2dGradWeightOp():
             _require_s8(op, "the output error", op.output_grad)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
@@ -358,8 +370,37 @@ def _lower_vae(L: _Lowerer, op: Operation) -> None:
                    r(op.output_grad), r(op.output_grad_zero_point), r(op.weight_grad),
                    *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
                                      *op.padding.get_values()[:2])])
+        case qtrain.QConvTranspose2dGradWeightSgdOp():
+            _require_s8(op, "the output error", op.output_grad)
+            w_type = _fused_q_weight(op)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            n, c, h, w = _shape(op.input)
+            _, o, kh, kw = w_type.get_shape()
+            _, _, oh, ow = _shape(op.output_grad)
+            seed = op.seed.value.data & 0xFFFFFFFF  # the kernel hashes seed mod 2^32
+            L.call(f"odtc_qconv_transpose2d_grad_weight_sgd_{suffix}", r(op.input), r(op.input_zero_point),
+                   r(op.output_grad), r(op.output_grad_zero_point), r(op.grad_scale), r(op.weight_scale),
+                   r(op.weight_zero_point), L.sym(op.param, "int8_t"), L.sym(op.row_range, "int32_t"),
+                   _opt_ref(L, op.step, "int32_t"), _scratch(op),
+                   *[_i(v) for v in (n, c, h, w, o, kh, kw, oh, ow, *op.stride.get_values(),
+                                     *op.padding.get_values()[:2])],
+                   _f32(op.lr.value.data), _i(_ROUNDING[op.rounding.data]),
+                   _i(seed - (1 << 32) if seed >= 1 << 31 else seed))
         case _:
             raise _fail(f"{op.name} has no C lowering yet (in @{_fn_name(op)})")
+
+
+def _stream_sink(L: _Lowerer, op: qtrain.QConv2dAccStreamOp | qtrain.QConvTranspose2dAccStreamOp
+                 | qtrain.QConv2dGradInputStreamOp) -> list[Attribute]:
+    """y_scale, y_zero_point, y, y_storage, range, relu of a streamed accumulator's kernel."""
+    r = L.ref
+    null_f = ckern.RefAttr("null", "", 0, "float")
+    relu = _i(int(getattr(op, "relu", None) is not None))
+    if op.is_range:
+        return [null_f, ckern.RefAttr("null", "", 0, "int32_t"), ckern.RefAttr("null", "", 0, "int8_t"), _i(0),
+                r(op.output), relu]
+    return [r(op.output_scale), r(op.output_zero_point), r(op.output), _i(_q8_storage(op, "result", op.output)),
+            null_f, relu]
 
 
 def _qtype(v: SSAValue) -> qtrain.QuantType:
@@ -509,6 +550,26 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
             else:
                 n, k = _shape(op.input)
                 L.call(f"odtc_qdense_acc_{suffix}", *args, _i(n), _i(k), _i(_shape(op.weight)[0]))
+        case qtrain.QConv2dGradInputStreamOp():
+            _require_s8(op, "the output error", op.output_grad)
+            _require_s8(op, "weights", op.weight)
+            o = _shape(op.weight)[0]
+            geometry = _conv_geometry(op.input_shape(), _shape(op.weight), o, op)[:-1]  # groups is 1
+            y_scale, y_zp, y, y_storage, rng, _ = _stream_sink(L, op)
+            L.call("odtc_qconv2d_grad_input_stream", r(op.output_grad), r(op.output_grad_zero_point), r(op.weight),
+                   r(op.weight_zero_point), r(op.acc_scale), y_scale, y_zp, y, y_storage, rng, _scratch(op), *geometry)
+        case qtrain.QGradBiasOp():
+            shape = _shape(op.output_grad)
+            L.call("odtc_qgrad_bias", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+                   r(op.scale), r(op.zero_point), r(op.bias_grad), _i(shape[0]), _i(shape[1]), _i(prod(shape[2:])))
+        case qtrain.QConv2dAccStreamOp():
+            _require_s8(op, "weights", op.weight)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            o = _shape(op.weight)[0]
+            geometry = _conv_geometry(_shape(op.input), _shape(op.weight), o, op)[:-1]  # groups is 1
+            L.call(f"odtc_qconv2d_acc_stream_{suffix}", r(op.input), r(op.input_zero_point), r(op.weight),
+                   r(op.weight_zero_point), _opt_ref(L, op.bias, "float"), r(op.acc_scale), *_stream_sink(L, op),
+                   _scratch(op), *geometry)
         case qtrain.AccReluOp():
             L.call("odtc_acc_relu", r(op.input), r(op.output), _i(prod(_shape(op.input))))
         case qtrain.RequantizeAccOp():
@@ -611,7 +672,7 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
 
 
 def _fused_q_weight(op: qtrain.QDenseGradWeightSgdOp | qtrain.QConv2dGradWeightSgdOp | qtrain.QWeightRegridOp
-                    ) -> TensorType:
+                    | qtrain.QConvTranspose2dGradWeightSgdOp) -> TensorType:
     """The int8 parameter a fused quantized update writes (the kernels store int8)."""
     w_type = op.param_type()
     if w_type is None:

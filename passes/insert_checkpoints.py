@@ -80,7 +80,7 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, TensorType, UnitAttr, i64
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
@@ -88,7 +88,7 @@ from xdsl.utils.exceptions import PassFailedException
 from odtc.dialects import qtrain
 from odtc.passes.bufferize import ALIASING, bufferize_function, scratch_bytes, written_symbols
 from odtc.passes.plan_buffers import buffers_of, lower_bound
-from odtc.passes.prune_frozen_backward import LOSSES, SIDE_EFFECTS, saved_values, tensor_bytes
+from odtc.passes.prune_frozen_backward import LOSSES, SIDE_EFFECTS, annotate_saved, tensor_bytes
 
 NAME = "qtrain-insert-checkpoints"
 RECOMPUTE = "qtrain.recompute"
@@ -907,25 +907,6 @@ def _real_peak(fn: func.FuncOp, inplace: bool = False) -> int:
     return lower_bound(buffers_of(clone), ALIGNMENT)
 
 
-def _annotate_saved(fn: func.FuncOp) -> None:
-    """Refresh qtrain-prune-frozen-backward's saved-set annotation (recomputed values are
-    no longer saved; their copies are backward values)."""
-    for o in fn.body.block.ops:
-        o.attributes.pop("qtrain.saved_bytes", None)
-    total = inputs = 0
-    for v, nbytes in saved_values(fn).items():
-        total += nbytes
-        if isinstance(v.owner, Block):
-            inputs += nbytes
-        else:
-            v.owner.attributes["qtrain.saved_bytes"] = IntegerAttr(nbytes, i64)
-    fn.attributes["qtrain.saved_activation_bytes"] = IntegerAttr(total, i64)
-    if inputs:
-        fn.attributes["qtrain.saved_input_bytes"] = IntegerAttr(inputs, i64)
-    else:
-        fn.attributes.pop("qtrain.saved_input_bytes", None)
-
-
 def apply_plan(g: Graph, steps: list[Step]) -> None:
     """Emit `steps` (built on `g`, whose node order the block already has): insert the
     clones before their anchor op and rewire the backward readers."""
@@ -1147,7 +1128,7 @@ class InsertCheckpointsPass(ModulePass):
             block.add_ops([n.op for n in choice.graph.nodes])
         if any(s.clone for s in choice.steps):
             apply_plan(choice.graph, choice.steps)
-        _annotate_saved(fn)
+        annotate_saved(fn)
         real = _real_peak(fn)
         if real != choice.evaluation.peak:
             raise _fail(

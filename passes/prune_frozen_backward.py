@@ -83,6 +83,29 @@ def saved_values(fn: func.FuncOp) -> dict[SSAValue, int]:
     return saved
 
 
+def annotate_saved(fn: func.FuncOp) -> dict[SSAValue, int]:
+    """(Re)write the saved-set annotation: `qtrain.saved_bytes` on each saved value's op,
+    the total as `qtrain.saved_activation_bytes` and the model inputs' share as
+    `qtrain.saved_input_bytes` on the function. Passes that change what the backward
+    reads (checkpoints, quantization) call it again. Returns `saved_values(fn)`."""
+    for o in fn.body.block.ops:
+        o.attributes.pop("qtrain.saved_bytes", None)
+    saved = saved_values(fn)
+    total = inputs = 0
+    for v, nbytes in saved.items():
+        total += nbytes
+        if isinstance(v.owner, Block):
+            inputs += nbytes
+        else:
+            v.owner.attributes["qtrain.saved_bytes"] = IntegerAttr(nbytes, i64)
+    fn.attributes["qtrain.saved_activation_bytes"] = IntegerAttr(total, i64)
+    if inputs:
+        fn.attributes["qtrain.saved_input_bytes"] = IntegerAttr(inputs, i64)
+    else:
+        fn.attributes.pop("qtrain.saved_input_bytes", None)
+    return saved
+
+
 @dataclass(frozen=True)
 class PruneFrozenBackwardPass(ModulePass):
     """Dead-code elimination rooted at updates/stores/return, plus the saved-set annotation."""
@@ -112,25 +135,14 @@ class PruneFrozenBackwardPass(ModulePass):
                 f"qtrain-prune-frozen-backward: @{self.function} updates nothing (no trainable parameter)"
             )
 
-        saved = saved_values(fn)
-        total = 0
-        input_bytes = 0
+        saved = annotate_saved(fn)
+        total = sum(saved.values())
         rows: list[tuple[str, str, int]] = []
-        for o in block.ops:
-            o.attributes.pop("qtrain.saved_bytes", None)
         for v, nbytes in saved.items():
-            total += nbytes
             if isinstance(v.owner, Block):
-                input_bytes += nbytes
                 rows.append((f"%{v.name_hint or 'arg'}", "function argument", nbytes))
             else:
-                v.owner.attributes["qtrain.saved_bytes"] = IntegerAttr(nbytes, i64)
                 rows.append((f"%{v.name_hint or '?'}", v.owner.name, nbytes))
-        fn.attributes["qtrain.saved_activation_bytes"] = IntegerAttr(total, i64)
-        if input_bytes:
-            fn.attributes["qtrain.saved_input_bytes"] = IntegerAttr(input_bytes, i64)
-        else:
-            fn.attributes.pop("qtrain.saved_input_bytes", None)
         if self.report:
             print(f"saved for backward in @{self.function}:", file=sys.stderr)
             for name, producer, nbytes in rows:

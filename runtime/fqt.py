@@ -197,6 +197,19 @@ def requantize_acc(acc: ArrayLike, acc_scale: ArrayLike, scale: ArrayLike, zero_
     return ref.requantize(acc, acc_scale, 0, scale, zero_point, qmin, qmax)
 
 
+def acc_stream(acc: ArrayLike, relu: bool, acc_scale: ArrayLike, scale: ArrayLike | None = None,
+               zero_point: ArrayLike | None = None, qmin: int = -128, qmax: int = 127) -> NDArray[Any]:
+    """What a streamed accumulator (`qtrain.q*_acc_stream`) gives for the whole accumulator
+    `acc`: relu_acc if `relu`, then its range `minmax(acc, acc_scale)` (no `scale`) or
+    `requantize_acc` to (scale, zero_point). The C kernels compute acc one output channel
+    at a time; min/max and the elementwise requantization do not depend on the order."""
+    a = relu_acc(acc) if relu else np.asarray(acc, dtype=np.int32)
+    if scale is None:
+        return minmax(a, acc_scale)
+    assert zero_point is not None
+    return requantize_acc(a, acc_scale, scale, zero_point, qmin, qmax)
+
+
 # ---------------------------------------------------------------------------------------
 # Backward
 # ---------------------------------------------------------------------------------------
@@ -781,6 +794,12 @@ def softmax_cross_entropy_grad_c(logits: ArrayLike, labels: ArrayLike) -> F32:
         p[int(lab[i])] = np.float32(p[int(lab[i])] - np.float32(1.0))
         out[i] = (p / n).astype(np.float32)
     return out
+
+
+def qgrad_bias(e: ArrayLike, scale: ArrayLike, zero_point: ArrayLike) -> F32:
+    """`qtrain.qgrad_bias`: grad_bias_c of the dequantized 8-bit error (the C kernel
+    dequantizes each element as it adds it, in the same order)."""
+    return grad_bias_c(ref.dequantize(e, scale, zero_point))
 
 
 def grad_bias_c(dy: ArrayLike) -> F32:

@@ -12,6 +12,9 @@ right], output [N, Cout, OH, OW] with OH = (H - 1) * sh - top - bottom + KH + op
     qconv_transpose2d_grad_weight: dw[ci, co, kh, kw] = sum over n, ih, iw of
                                   (x[n, ci, ih, iw] - zx) * (e[n, co, ih*sh - top + kh, iw*sw - left + kw] - ze)
                                   (taps outside the output contribute 0)
+    qconv_transpose2d_grad_weight_sgd: that gradient applied to the int8 weight by the fused
+                                  quantized SGD step (`fqt.qgrad_weight_sgd_apply`), every
+                                  row ci (the C kernel computes and applies one row at a time)
 """
 
 from __future__ import annotations
@@ -112,3 +115,28 @@ def qconv_transpose2d_grad_weight(
             es = ea[:, :, rows[ri]][:, :, :, cols[cj]]
             dw[:, :, a, b] = np.einsum("nihw,nohw->io", xs, es)
     return _int32(dw, "qconv_transpose2d_grad_weight")
+
+
+def qconv_transpose2d_grad_weight_sgd(
+    x: ArrayLike,
+    x_zero_point: ArrayLike,
+    e: ArrayLike,
+    e_zero_point: ArrayLike,
+    g_scale: ArrayLike,
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    row_range: ArrayLike,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    lr: float,
+    qmin: int,
+    qmax: int,
+    rounding: str = "stochastic",
+    seed: int = 0,
+    step: ArrayLike = 0,
+) -> tuple[I32, I32]:
+    """(w, row_range) after `qtrain.qconv_transpose2d_grad_weight_sgd`."""
+    g = qconv_transpose2d_grad_weight(x, x_zero_point, e, e_zero_point, np.shape(w), stride, padding)
+    return fqt.qgrad_weight_sgd_apply(w, w_scale, w_zero_point, g, g_scale, row_range, lr, qmin, qmax, rounding,
+                                      seed, step)

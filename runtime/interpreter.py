@@ -737,6 +737,34 @@ class QTrainFunctions(InterpreterFunctions):
         return ()
 
 
+def acc_stream_result(op: Any, a: "_Args", acc: NDArray[Any]) -> NDArray[Any]:
+    """The range or the requantized tensor of a streamed accumulator (fqt.acc_stream)."""
+    relu = getattr(op, "relu", None) is not None  # the grad-input stream has no relu
+    if op.is_range:
+        return fqt.acc_stream(acc, relu, a[op.acc_scale])
+    q = _quant(op.output)
+    return fqt.acc_stream(acc, relu, a[op.acc_scale], a[op.output_scale], a[op.output_zero_point], q.qmin, q.qmax)
+
+
+def apply_fused_qsgd(interpreter: Interpreter, op: Any, args: tuple[Any, ...], g: NDArray[Any]) -> None:
+    """The fused quantized SGD step of a `q*_grad_weight_sgd` op, given its int32 gradient
+    rows g (compact under a selection): updates the parameter and its row_range state."""
+    state = _state(interpreter)
+    a = _Args(op, args)
+    name = _state_name(state, op, op.param)
+    rname = _state_name(state, op, op.row_range)
+    wt = op.param_type()
+    assert wt is not None and isinstance(wt.element_type, qt.QuantType)
+    q = wt.element_type
+    w, rr = fqt.qgrad_weight_sgd_apply(
+        state[name], a[op.weight_scale], a[op.weight_zero_point], g, a[op.grad_scale], state[rname],
+        op.lr.value.data, q.qmin, q.qmax, op.rounding.data, op.seed.value.data,
+        a.opt(op.step) if op.step is not None else 0, a.opt(op.select), a.opt(op.select_count),
+    )
+    _put(state, op, op.param, w)
+    _put(state, op, op.row_range, rr)
+
+
 @register_impls
 class FqtFunctions(InterpreterFunctions):
     """The fully-quantized-training ops (dialects/qtrain_fqt.py, semantics runtime/fqt.py)."""
@@ -780,6 +808,21 @@ class FqtFunctions(InterpreterFunctions):
         )
         return _result(op, acc)
 
+    @impl(qt.QConv2dAccStreamOp)
+    def run_qconv2d_acc_stream(
+        self, interpreter: Interpreter, op: qt.QConv2dAccStreamOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        acc = fqt.qconv2d_acc(
+            a[op.input], a[op.input_zero_point], a[op.weight], a[op.weight_zero_point], a.opt(op.bias),
+            a[op.acc_scale], _ints(op.stride.get_values()), _ints(op.padding.get_values()), op.groups.value.data,
+        )
+        return _result(op, acc_stream_result(op, a, acc))
+
+    @impl(qt.QGradBiasOp)
+    def run_qgrad_bias(self, interpreter: Interpreter, op: qt.QGradBiasOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.qgrad_bias(args[0], args[1], args[2]))
+
     @impl(qt.QDenseAccOp)
     def run_qdense_acc(self, interpreter: Interpreter, op: qt.QDenseAccOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
         a = _Args(op, args)
@@ -819,6 +862,17 @@ class FqtFunctions(InterpreterFunctions):
             _ints(op.stride.get_values()), _ints(op.padding.get_values()), op.groups.value.data,
         )
         return _result(op, acc)
+
+    @impl(qt.QConv2dGradInputStreamOp)
+    def run_qconv2d_grad_input_stream(
+        self, interpreter: Interpreter, op: qt.QConv2dGradInputStreamOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        acc = fqt.qconv2d_grad_input(
+            a[op.output_grad], a[op.output_grad_zero_point], a[op.weight], a[op.weight_zero_point],
+            op.input_shape(), _ints(op.stride.get_values()), _ints(op.padding.get_values()), 1,
+        )
+        return _result(op, acc_stream_result(op, a, acc))
 
     @impl(qt.QDenseGradWeightOp)
     def run_qdense_grad_weight(
@@ -878,23 +932,6 @@ class FqtFunctions(InterpreterFunctions):
         _put(state, op, op.param, w)
         return ()
 
-    def _fused_qsgd(self, interpreter: Interpreter, op: qt.QDenseGradWeightSgdOp | qt.QConv2dGradWeightSgdOp,
-                    args: tuple[Any, ...], g: NDArray[Any]) -> None:
-        state = _state(interpreter)
-        a = _Args(op, args)
-        name = _state_name(state, op, op.param)
-        rname = _state_name(state, op, op.row_range)
-        wt = op.param_type()
-        assert wt is not None and isinstance(wt.element_type, qt.QuantType)
-        q = wt.element_type
-        w, rr = fqt.qgrad_weight_sgd_apply(
-            state[name], a[op.weight_scale], a[op.weight_zero_point], g, a[op.grad_scale], state[rname],
-            op.lr.value.data, q.qmin, q.qmax, op.rounding.data, op.seed.value.data,
-            a.opt(op.step) if op.step is not None else 0, a.opt(op.select), a.opt(op.select_count),
-        )
-        _put(state, op, op.param, w)
-        _put(state, op, op.row_range, rr)
-
     @impl(qt.QDenseGradWeightSgdOp)
     def run_qdense_grad_weight_sgd(
         self, interpreter: Interpreter, op: qt.QDenseGradWeightSgdOp, args: tuple[Any, ...]
@@ -904,7 +941,7 @@ class FqtFunctions(InterpreterFunctions):
             a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
             a.opt(op.select), a.opt(op.select_count),
         )
-        self._fused_qsgd(interpreter, op, args, g)
+        apply_fused_qsgd(interpreter, op, args, g)
         return ()
 
     @impl(qt.QConv2dGradWeightSgdOp)
@@ -919,7 +956,7 @@ class FqtFunctions(InterpreterFunctions):
             tuple(wt.get_shape()), _ints(op.stride.get_values()), _ints(op.padding.get_values()),
             op.groups.value.data, a.opt(op.select), a.opt(op.select_count),
         )
-        self._fused_qsgd(interpreter, op, args, g)
+        apply_fused_qsgd(interpreter, op, args, g)
         return ()
 
     @impl(qt.QWeightRegridOp)

@@ -15,7 +15,14 @@ from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_i
 from odtc.dialects import qtrain as qt
 from odtc.runtime import reference as ref
 from odtc.runtime import fqt_vae, vae
-from odtc.runtime.interpreter import C_F32, _Args, _ints, _result  # pyright: ignore[reportPrivateUsage]
+from odtc.runtime.interpreter import (  # pyright: ignore[reportPrivateUsage]
+    C_F32,
+    _Args,
+    _ints,
+    _result,
+    acc_stream_result,
+    apply_fused_qsgd,
+)
 
 
 def _step(v: Any) -> int:
@@ -142,6 +149,18 @@ class VaeFunctions(InterpreterFunctions):
         )
         return _result(op, acc)
 
+    @impl(qt.QConvTranspose2dAccStreamOp)
+    def run_qconv_transpose2d_acc_stream(
+        self, interpreter: Interpreter, op: qt.QConvTranspose2dAccStreamOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        acc = fqt_vae.qconv_transpose2d_acc(
+            a[op.input], a[op.input_zero_point], a[op.weight], a[op.weight_zero_point], a.opt(op.bias),
+            a[op.acc_scale], _ints(op.stride.get_values()), _ints(op.padding.get_values()),
+            _ints(op.output_padding.get_values()),
+        )
+        return _result(op, acc_stream_result(op, a, acc))
+
     @impl(qt.QConvTranspose2dGradWeightOp)
     def run_qconv_transpose2d_grad_weight(
         self, interpreter: Interpreter, op: qt.QConvTranspose2dGradWeightOp, args: tuple[Any, ...]
@@ -152,6 +171,20 @@ class VaeFunctions(InterpreterFunctions):
             qt.tensor_shape(op.weight_grad), _ints(op.stride.get_values()), _ints(op.padding.get_values()),
         )
         return _result(op, g)
+
+    @impl(qt.QConvTranspose2dGradWeightSgdOp)
+    def run_qconv_transpose2d_grad_weight_sgd(
+        self, interpreter: Interpreter, op: qt.QConvTranspose2dGradWeightSgdOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        wt = op.param_type()
+        assert wt is not None
+        g = fqt_vae.qconv_transpose2d_grad_weight(
+            a[op.input], a[op.input_zero_point], a[op.output_grad], a[op.output_grad_zero_point],
+            tuple(wt.get_shape()), _ints(op.stride.get_values()), _ints(op.padding.get_values()),
+        )
+        apply_fused_qsgd(interpreter, op, args, g)
+        return ()
 
 
 __all__ = ["VaeFunctions"]

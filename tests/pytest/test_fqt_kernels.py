@@ -336,6 +336,88 @@ def test_acc_relu_and_requantize_acc(portable: K.Kernels, seed: int) -> None:
         same(out.value(), fqt.requantize_acc(acc, sacc, sy, zy, qmin, qmax))
 
 
+def _stream_scales(rng: np.random.Generator, acc: NDArray[np.int32], sacc: np.float32, relu: bool,
+                   dtype: Any) -> tuple[np.float32, int]:
+    """An output grid from the accumulator's own range (as the step derives it), so the
+    requantized values spread over the storage range instead of all clamping."""
+    info = np.iinfo(dtype)
+    rng_obs = fqt.minmax(fqt.relu_acc(acc) if relu else acc, sacc)
+    s, z = fqt.qparams(rng_obs, int(info.min), int(info.max), False)
+    return np.float32(s * np.float32(rng.choice([0.5, 1.0, 2.0]))), int(z)
+
+
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[-1] == 1])
+@pytest.mark.parametrize("xdtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("relu", [False, True])
+def test_qconv2d_acc_stream(lib: K.Kernels, case: tuple, xdtype: Any, relu: bool) -> None:
+    """The channel-by-channel accumulator: its range pass gives fqt.minmax of the whole
+    (relu'd) accumulator, its requantize pass fqt.requantize_acc of it, bit for bit."""
+    n, c, h, wd, o, kh, kw, stride, padding, _ = case
+    rng = rng_for("qconv2d_acc_stream", case, np.dtype(xdtype).name, relu)
+    x = qdata(rng, (n, c, h, wd), xdtype)
+    w = qdata(rng, (o, c, kh, kw), np.int8)
+    zx, zw = zero_point(rng, xdtype), int(rng.integers(-20, 21))
+    sacc = np.float32(rng.uniform(1e-5, 1e-3))
+    bias = (rng.standard_normal(o) * 0.5).astype(np.float32) if relu else None
+    acc = fqt.qconv2d_acc(x, zx, w, zw, bias, sacc, stride, padding, 1)
+    oh, ow = acc.shape[2:]
+    scratch = Out(((4 * oh * ow + lib.odtc_qconv2d_acc_scratch_bytes(c, 1, kh, kw, 1)) // 4,), np.int32)
+    fn = lib.odtc_qconv2d_acc_stream_u8 if xdtype == np.uint8 else lib.odtc_qconv2d_acc_stream_s8
+    geo = (n, c, h, wd, o, kh, kw, *stride, *padding)
+    rng_out = Out((2,), np.float32)
+    fn(x, i32(zx), w, i32(zw), bias, fl(sacc), None, None, None, 0, rng_out.ptr, int(relu), scratch.ptr, *geo)
+    same(rng_out.value(), fqt.acc_stream(acc, relu, sacc))
+    for ydtype in (np.uint8, np.int8):
+        sy, zy = _stream_scales(rng, acc, sacc, relu, ydtype)
+        info = np.iinfo(ydtype)
+        y = Out(acc.shape, ydtype)
+        fn(x, i32(zx), w, i32(zw), bias, fl(sacc), fl(sy), i32(zy), y.ptr, storage_of(ydtype), None, int(relu),
+           scratch.ptr, *geo)
+        same(y.value(), fqt.acc_stream(acc, relu, sacc, sy, zy, int(info.min), int(info.max)))
+    scratch.value()
+
+
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[-1] == 1])
+def test_qconv2d_grad_input_stream(lib: K.Kernels, case: tuple) -> None:
+    """The input gradient one input-channel plane at a time: range and requantized error
+    equal fqt.acc_stream of the whole fqt.qconv2d_grad_input, bit for bit."""
+    n, c, h, wd, o, kh, kw, stride, padding, _ = case
+    rng = rng_for("qconv2d_grad_input_stream", case)
+    oh, ow = ref.conv_output_hw((h, wd), (kh, kw), stride, padding)
+    e = qdata(rng, (n, o, oh, ow), np.int8)
+    w = qdata(rng, (o, c, kh, kw), np.int8)
+    ze, zw = zero_point(rng, np.int8), int(rng.integers(-20, 21))
+    sacc = np.float32(rng.uniform(1e-5, 1e-3))
+    acc = fqt.qconv2d_grad_input(e, ze, w, zw, (n, c, h, wd), stride, padding, 1)
+    scratch = Out(((4 * h * wd + 4 * ((o * kh * kw + 3) // 4)) // 4,), np.int32)
+    geo = (n, c, h, wd, o, kh, kw, *stride, *padding)
+    r = Out((2,), np.float32)
+    lib.odtc_qconv2d_grad_input_stream(e, i32(ze), w, i32(zw), fl(sacc), None, None, None, 0, r.ptr, scratch.ptr,
+                                       *geo)
+    same(r.value(), fqt.acc_stream(acc, False, sacc))
+    sy, zy = _stream_scales(rng, acc, sacc, False, np.int8)
+    y = Out(acc.shape, np.int8)
+    lib.odtc_qconv2d_grad_input_stream(e, i32(ze), w, i32(zw), fl(sacc), fl(sy), i32(zy), y.ptr, S8, None,
+                                       scratch.ptr, *geo)
+    same(y.value(), fqt.acc_stream(acc, False, sacc, sy, zy, -128, 127))
+    scratch.value()
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (3, 7), (1, 4, 3, 3), (2, 3, 5, 2), (1, 16, 14, 14)])
+@pytest.mark.parametrize("edtype", [np.int8, np.uint8])
+def test_qgrad_bias(portable: K.Kernels, shape: tuple[int, ...], edtype: Any) -> None:
+    """The bias gradient from the 8-bit error: odtc_dequantize + f32 grad-bias, bit for bit."""
+    rng = rng_for("qgrad_bias", shape, np.dtype(edtype).name)
+    e = qdata(rng, shape, edtype)
+    s, z = np.float32(rng.uniform(1e-4, 1e-1)), zero_point(rng, edtype)
+    o = shape[1]
+    out = Out((o,), np.float32)
+    portable.odtc_qgrad_bias(e, storage_of(edtype), fl(s), i32(z), out.ptr, shape[0], o,
+                             int(np.prod(shape[2:], dtype=np.int64)))
+    same(out.value(), fqt.qgrad_bias(e, s, z))
+    same(out.value(), fqt.grad_bias_c(ref.dequantize(e, s, z)))
+
+
 # ---------------------------------------------------------------------------------------
 # Backward
 # ---------------------------------------------------------------------------------------

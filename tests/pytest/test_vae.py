@@ -112,15 +112,21 @@ def test_inference_uses_the_mean() -> None:
     np.testing.assert_array_equal(a, b)
 
 
-def test_two_phase_prunes_the_frozen_encoder(tmp_path: Path) -> None:
-    """Phase 2 compiles the classifier with the phase-1 weights (--init) and the encoder
-    frozen: no backward op of the encoder survives, the encoder weights are const (flash)
-    and equal to the loaded values."""
+def _example():
+    """examples/vae.py (the paper's architecture)."""
     sys.path.insert(0, str(REPO / "examples"))
     try:
         import vae as example  # examples/vae.py
     finally:
         sys.path.pop(0)
+    return example
+
+
+def test_two_phase_prunes_the_frozen_encoder(tmp_path: Path) -> None:
+    """Phase 2 compiles the classifier with the phase-1 weights (--init) and the encoder
+    frozen: no backward op of the encoder survives, the encoder weights are const (flash)
+    and equal to the loaded values."""
+    example = _example()
     rng = np.random.default_rng(2)
     fake = {n: rng.standard_normal(o.type.get_shape()).astype(np.float32)
             for n, o in ((p.sym_name.data, p) for p in example.vae().ops if isinstance(p, qt.ParamOp))}
@@ -247,7 +253,8 @@ def u8_builds(tmp_path_factory: pytest.TempPathFactory, random_npz):
     through the C."""
     out = {}
     data = str(random_npz((8, 8)))
-    for name, extra in (("u8", {}), ("u8-partial", {"partial_update": {"lambda_min": 0.5}})):
+    for name, extra in (("u8", {}), ("u8-partial", {"partial_update": {"lambda_min": 0.5}}),
+                        ("u8-stream", {"memory": {"stream_accumulator_bytes": 1}})):
         build = tmp_path_factory.mktemp(f"vae-{name}")
         cfg = config_from_dict({"train": {"loss": "elbo", "learning_rate": 0.002},
                                 "quantize": {"scheme": "u8-asym"}, **extra})
@@ -256,7 +263,7 @@ def u8_builds(tmp_path_factory: pytest.TempPathFactory, random_npz):
     return out
 
 
-@pytest.mark.parametrize("name", ["u8", "u8-partial"])
+@pytest.mark.parametrize("name", ["u8", "u8-partial", "u8-stream"])
 def test_u8_c_bit_exact_with_interpreter(name: str, u8_builds) -> None:
     build, _, data, c = u8_builds[name]
     interp = api.train(build, data, limit=U8_STEPS, epochs=2, backend="interpreter")
@@ -267,8 +274,17 @@ def test_u8_c_bit_exact_with_interpreter(name: str, u8_builds) -> None:
         assert _bits(c.params[n]).tolist() == _bits(interp.params[n]).tolist(), n
     planned = api.parse_module((build / "train_step.mlir").read_text())
     names = {o.name for o in planned.walk()}
-    assert {"qtrain.qconv_transpose2d_acc", "qtrain.qconv_transpose2d_grad_weight", "qtrain.reparameterize",
-            "qtrain.sigmoid_bce", "qtrain.kl_divergence"} <= names
+    # the conv-transpose weight takes the fused row-by-row update (rows = its input channels)
+    assert {"qtrain.qconv_transpose2d_grad_weight_sgd", "qtrain.reparameterize", "qtrain.sigmoid_bce",
+            "qtrain.kl_divergence", "qtrain.qgrad_bias"} <= names
+    assert "qtrain.qconv_transpose2d_grad_weight" not in names
+    if name == "u8-stream":
+        step = next(f for f in planned.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "train_step")
+        step_names = {o.name for o in step.walk()}
+        assert {"qtrain.qconv_transpose2d_acc_stream", "qtrain.qconv2d_acc_stream"} <= step_names
+        assert not {"qtrain.qconv_transpose2d_acc", "qtrain.qconv2d_acc"} & step_names
+    else:
+        assert "qtrain.qconv_transpose2d_acc" in names
     if name == "u8-partial":
         assert "qtrain.topk_structures" in names
     init = init_state(planned, build)
@@ -276,10 +292,32 @@ def test_u8_c_bit_exact_with_interpreter(name: str, u8_builds) -> None:
                for n, p in ((p.sym_name.data, p) for p in planned.ops if isinstance(p, qt.ParamOp)))
 
 
+def test_streamed_accumulators_change_nothing_but_memory(u8_builds, tmp_path: Path) -> None:
+    """qtrain-stream-accumulators: the same losses and weights, bit for bit; on the paper's
+    VAE (examples/vae.py) a smaller arena, at the cost of the streamed layers' MACs once
+    more (counted as recompute)."""
+    _, _, _, plain = u8_builds["u8"]
+    _, _, _, stream = u8_builds["u8-stream"]
+    assert _bits(stream.losses).tolist() == _bits(plain.losses).tolist()
+    for n in plain.params:
+        assert _bits(stream.params[n]).tolist() == _bits(plain.params[n]).tolist(), n
+    mem = {}
+    for key, extra in (("plain", {}), ("stream", {"memory": {"stream_accumulator_bytes": 8192}})):
+        cfg = config_from_dict({"train": {"loss": "elbo", "learning_rate": 0.0005}, "quantize": {"scheme": "u8-asym"},
+                                **extra})
+        api.compile_model(_example().vae(), cfg, tmp_path / key, "host")
+        mem[key] = json.loads((tmp_path / key / "memory.json").read_text())
+    mp, ms = mem["plain"], mem["stream"]
+    assert ms["arena_bytes"] < 23_000 < mp["arena_bytes"]  # the paper's Table I: 23.0 kB of activations (u8)
+    assert mp["macs_recompute"] == 0 and ms["macs_recompute"] > 0
+    assert (ms["macs_forward"], ms["macs_backward"]) == (mp["macs_forward"], mp["macs_backward"])
+
+
 @pytest.mark.arm
 @pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc (newlib) and qemu-system-arm are not installed")
 def test_u8_cortex_m4_bit_identical_to_host(u8_builds, tmp_path: Path) -> None:
-    build, cfg, data, host = u8_builds["u8"]
+    # the streamed build: its per-channel calls take the int8 kernels' DSP paths on the M4
+    build, cfg, data, host = u8_builds["u8-stream"]
     m4 = tmp_path / "m4"
     api.compile_model(small_vae(), cfg, m4, "cortex-m4")
     emulated = api.train(m4, data, limit=U8_STEPS, epochs=2, emulate=True)

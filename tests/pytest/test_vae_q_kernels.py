@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from conftest import rerun_under_sanitizers
 from odtc.runtime import emulator
-from odtc.runtime import fqt_vae
+from odtc.runtime import fqt, fqt_vae
 from odtc.runtime import kernels as K
 from odtc.runtime import vae
 from test_fqt_kernels import (SANITIZED, Out, _c_array, _check_driver_output, cf, fl, i32, qdata, rng_for, same,
@@ -189,6 +189,65 @@ def test_c_qconv_transpose2d_grad_weight(lib: K.Kernels, idx: int, xdtype: Any) 
     g = GEOS[idx]
     d = case_data(g, xdtype, idx)
     same(c_grad_weight(lib, d["x"], d["zx"], d["e"], d["ze"], g), ref_grad_weight(d["x"], d["zx"], d["e"], d["ze"], g))
+
+
+@pytest.mark.parametrize("xdtype", XDTYPES, ids=["s8", "u8"])
+@pytest.mark.parametrize("idx", range(len(GEOS)), ids=[repr(g) for g in GEOS])
+def test_c_qconv_transpose2d_acc_stream(lib: K.Kernels, idx: int, xdtype: Any) -> None:
+    """The channel-by-channel conv-transpose: its range pass is fqt.minmax of the whole
+    (relu'd when idx is odd) accumulator, its requantize pass fqt.requantize_acc of it."""
+    g = GEOS[idx]
+    d = case_data(g, xdtype, idx)
+    relu = idx % 2 == 1
+    s = d["s"]
+    acc = ref_acc(d["x"], d["zx"], d["w"], d["zw"], d["bias"], s, g)
+    scratch = Out((g.oh * g.ow,), np.int32)
+    fn = lib.odtc_qconv_transpose2d_acc_stream_u8 if xdtype == np.uint8 else lib.odtc_qconv_transpose2d_acc_stream_s8
+    r = Out((2,), np.float32)
+    fn(d["x"], i32(d["zx"]), d["w"], i32(d["zw"]), d["bias"], fl(s), None, None, None, 0, r.ptr, int(relu),
+       scratch.ptr, *g.c_args())
+    same(r.value(), fqt.acc_stream(acc, relu, s))
+    for ydtype, storage in ((np.uint8, 1), (np.int8, 0)):
+        info = np.iinfo(ydtype)
+        sy, zy = fqt.qparams(fqt.acc_stream(acc, relu, s), int(info.min), int(info.max), False)
+        y = Out(g.out_shape, ydtype)
+        fn(d["x"], i32(d["zx"]), d["w"], i32(d["zw"]), d["bias"], fl(s), fl(sy), i32(zy), y.ptr, storage, None,
+           int(relu), scratch.ptr, *g.c_args())
+        same(y.value(), fqt.acc_stream(acc, relu, s, sy, zy, int(info.min), int(info.max)))
+    scratch.value()
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("xdtype", XDTYPES, ids=["s8", "u8"])
+@pytest.mark.parametrize("idx", range(0, len(GEOS), 3), ids=[repr(g) for g in GEOS[::3]])
+def test_c_qconv_transpose2d_grad_weight_sgd(lib: K.Kernels, idx: int, xdtype: Any, rounding: str) -> None:
+    """The fused conv-transpose weight update, row ci by row ci, against the int32 gradient
+    applied by fqt.qgrad_weight_sgd_apply (weights and row ranges, bit for bit); lr 50
+    clamps weights past the grid."""
+    g = GEOS[idx]
+    d = case_data(g, xdtype, idx)
+    rng = rng_for("vae_q fused", repr(g), np.dtype(xdtype).name, rounding)
+    zw = int(rng.integers(-20, 20))
+    rr = fqt.row_range_of(d["w"], zw)
+    sg, sw = np.float32(rng.uniform(1e-6, 1e-4)), np.float32(rng.uniform(1e-3, 1e-2))
+    lr = float(rng.choice([0.01, 0.1, 50.0]))
+    seed, step = int(rng.integers(0, 1000)), int(rng.integers(0, 10**6))
+    ew, err = fqt_vae.qconv_transpose2d_grad_weight_sgd(d["x"], d["zx"], d["e"], d["ze"], sg, d["w"], sw, zw, rr,
+                                                       g.stride, g.pads, lr, -128, 127, rounding, seed, step)
+    cw, crr = d["w"].copy(), rr.copy()
+    scratch = Out((g.co * g.k[0] * g.k[1],), np.int32)
+    fn = (lib.odtc_qconv_transpose2d_grad_weight_sgd_u8 if xdtype == np.uint8
+          else lib.odtc_qconv_transpose2d_grad_weight_sgd_s8)
+    fn(d["x"], i32(d["zx"]), d["e"], i32(d["ze"]), fl(sg), fl(sw), i32(zw), cw, crr, i32(step), scratch.ptr,
+       *g.c_args(), lr, {"nearest": 0, "stochastic": 1}[rounding], seed)
+    scratch.value()
+    same(cw, ew)
+    same(crr, err)
+    # the step did something (a zero-gradient case would test nothing): weights or, where
+    # they clamp, the row ranges (which record the values before clamping) moved
+    g32 = ref_grad_weight(d["x"], d["zx"], d["e"], d["ze"], g)
+    if np.abs(g32).max() * sg * lr / sw > 1.0:
+        assert not (np.array_equal(ew, d["w"]) and np.array_equal(err, rr))
 
 
 def test_c_extremes_are_large() -> None:

@@ -512,6 +512,62 @@ void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel);
 void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
                          const float *acc_scale, const float *y_scale, const int32_t *y_zero_point);
 
+/* db[oc] = the sequential f32 sum over (n, spatial), from +0.0f, of *scale * f32(e - *zero_point)
+ * (e [n, o, spatial] in e_storage ODTC_S8 / ODTC_U8): odtc_dequantize then
+ * odtc_conv2d_f32_grad_bias / odtc_dense_f32_grad_bias (spatial 1), bit for bit. */
+void odtc_qgrad_bias(const void *e, int32_t e_storage, const float *scale, const int32_t *zero_point, float *db,
+                     int32_t n, int32_t o, int32_t spatial);
+
+/* --- streamed accumulators (qtrain-stream-accumulators) ---
+ * A layer's int32 accumulator, one output channel plane at a time, goes through a sink:
+ * acc_relu when relu, then either its range (range != NULL: after the last plane,
+ * odtc_acc_stream_finish writes odtc_minmax_acc's [s * f32(min), s * f32(max)],
+ * s = *acc_scale) or odtc_requantize_acc of the plane into y at the plane's element offset
+ * (y_storage ODTC_S8 / ODTC_U8). Planes may be overwritten by the sink. */
+typedef struct {
+    int32_t relu;
+    const float *acc_scale;
+    const float *y_scale;
+    const int32_t *y_zero_point;
+    void *y;
+    int32_t y_storage;
+    float *range;
+    int32_t lo, hi;
+    size_t seen;
+} odtc_acc_stream;
+void odtc_acc_stream_init(odtc_acc_stream *s, int32_t relu, const float *acc_scale, const float *y_scale,
+                          const int32_t *y_zero_point, void *y, int32_t y_storage, float *range);
+void odtc_acc_stream_plane(odtc_acc_stream *s, int32_t *plane, size_t numel, size_t offset);
+void odtc_acc_stream_finish(odtc_acc_stream *s);
+/* odtc_qconv2d_acc_* (groups 1) streamed through the sink above, one (n, o) plane at a
+ * time (fqt.py acc_stream). scratch: ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES. */
+#define ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c, kh, kw, oh, ow)                                          \
+    ((size_t)4u * (size_t)(oh) * (size_t)(ow) + ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh, kw, 1))
+void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
+                                float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right);
+/* odtc_conv2d_s8_grad_input (groups 1, per-tensor zw) streamed through the sink, one (n, c)
+ * input-channel plane at a time: w[:, c] is copied to scratch and the plane computed there
+ * (fqt.py acc_stream of qconv2d_grad_input). scratch:
+ * ODTC_QCONV2D_GRAD_INPUT_STREAM_SCRATCH_BYTES. */
+#define ODTC_QCONV2D_GRAD_INPUT_STREAM_SCRATCH_BYTES(h, w_, o, kh, kw)                                    \
+    ((size_t)4u * (size_t)(h) * (size_t)(w_) + (size_t)4u * (((size_t)(o) * (size_t)(kh) * (size_t)(kw) + 3u) / 4u))
+void odtc_qconv2d_grad_input_stream(const int8_t *e, const int32_t *e_zero_point, const int8_t *w,
+                                    const int32_t *w_zero_point, const float *acc_scale, const float *y_scale,
+                                    const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                    int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                    int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                    int32_t pad_left, int32_t pad_bottom, int32_t pad_right);
+void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
+                                float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right);
+
 /* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
  * odtc_conv2d_s8_grad_input with w_per_channel = 0) */
 
@@ -590,6 +646,23 @@ void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const in
  * recomputes row_range (fqt.py qweight_regrid; ODTC_ROUND_STOCHASTIC: unbiased, its own stream). */
 #define ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len) ((size_t)4u * (size_t)(row_len))
 float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scale);
+/* The fused step's per-row rule, for kernels that compute their gradient rows themselves
+ * (odtc_qconv_transpose2d_grad_weight_sgd_*): init once per call, then
+ * odtc_fused_update_row(f, row, g) applies int32 gradient row g to weight row `row`
+ * (row_len int8 values) and writes row_range[2 row..], exactly as above. */
+typedef struct {
+    int8_t *w;
+    int32_t *row_range;
+    size_t row_len;
+    float c16;
+    int32_t zw;
+    int32_t stochastic;
+    uint32_t base;
+} odtc_fused_update;
+void odtc_fused_update_init(odtc_fused_update *f, int8_t *w, int32_t *row_range, const float *g_scale,
+                            const float *w_scale, const int32_t *w_zero_point, const int32_t *step, size_t row_len,
+                            float lr, int32_t rounding, int32_t seed);
+void odtc_fused_update_row(const odtc_fused_update *f, int32_t row, const int32_t *g);
 void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
@@ -765,6 +838,45 @@ void odtc_qconv_transpose2d_grad_weight_u8(const uint8_t *x, const int32_t *x_ze
                                            int32_t h, int32_t w_, int32_t c_out, int32_t kh, int32_t kw, int32_t oh,
                                            int32_t ow, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                            int32_t pad_left);
+
+/* odtc_qconv_transpose2d_grad_weight fused with the quantized SGD step of w (int8
+ * [c_in, c_out, kh, kw]), row ci by row ci: the row's c_out * kh * kw int32 gradient goes to
+ * scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(c_out * kh * kw)) and is applied at once as
+ * in odtc_qconv2d_grad_weight_sgd_* (every row; fqt_vae.py qconv_transpose2d_grad_weight_sgd). */
+void odtc_qconv_transpose2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                               const int32_t *e_zero_point, const float *g_scale,
+                                               const float *w_scale, const int32_t *w_zero_point, int8_t *w,
+                                               int32_t *row_range, const int32_t *step, int32_t *scratch, int32_t n,
+                                               int32_t c_in, int32_t h, int32_t w_, int32_t c_out, int32_t kh,
+                                               int32_t kw, int32_t oh, int32_t ow, int32_t stride_h,
+                                               int32_t stride_w, int32_t pad_top, int32_t pad_left, float lr,
+                                               int32_t rounding, int32_t seed);
+void odtc_qconv_transpose2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
+                                               const int32_t *e_zero_point, const float *g_scale,
+                                               const float *w_scale, const int32_t *w_zero_point, int8_t *w,
+                                               int32_t *row_range, const int32_t *step, int32_t *scratch, int32_t n,
+                                               int32_t c_in, int32_t h, int32_t w_, int32_t c_out, int32_t kh,
+                                               int32_t kw, int32_t oh, int32_t ow, int32_t stride_h,
+                                               int32_t stride_w, int32_t pad_top, int32_t pad_left, float lr,
+                                               int32_t rounding, int32_t seed);
+
+/* odtc_qconv_transpose2d_acc_* streamed through odtc_acc_stream, one (n, c_out) plane at a
+ * time (fqt.py acc_stream). scratch: ODTC_QCONV_TRANSPOSE2D_ACC_STREAM_SCRATCH_BYTES. */
+#define ODTC_QCONV_TRANSPOSE2D_ACC_STREAM_SCRATCH_BYTES(oh, ow) ((size_t)4u * (size_t)(oh) * (size_t)(ow))
+void odtc_qconv_transpose2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                          const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                          const float *y_scale, const int32_t *y_zero_point, void *y,
+                                          int32_t y_storage, float *range, int32_t relu, int32_t *scratch,
+                                          int32_t n, int32_t c_in, int32_t h, int32_t w_, int32_t c_out, int32_t kh,
+                                          int32_t kw, int32_t oh, int32_t ow, int32_t stride_h, int32_t stride_w,
+                                          int32_t pad_top, int32_t pad_left);
+void odtc_qconv_transpose2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                          const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                          const float *y_scale, const int32_t *y_zero_point, void *y,
+                                          int32_t y_storage, float *range, int32_t relu, int32_t *scratch,
+                                          int32_t n, int32_t c_in, int32_t h, int32_t w_, int32_t c_out, int32_t kh,
+                                          int32_t kw, int32_t oh, int32_t ow, int32_t stride_h, int32_t stride_w,
+                                          int32_t pad_top, int32_t pad_left);
 
 #ifdef __cplusplus
 }

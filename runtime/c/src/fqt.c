@@ -421,6 +421,159 @@ void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t 
     odtc_requantize(acc, ODTC_S32, y, y_storage, numel, acc_scale, &zero, y_scale, y_zero_point);
 }
 
+void odtc_qgrad_bias(const void *e, int32_t e_storage, const float *scale, const int32_t *zero_point, float *db,
+                     int32_t n, int32_t o, int32_t spatial)
+{
+    const float s = *scale;
+    const int32_t z = *zero_point;
+    for (int32_t oc = 0; oc < o; ++oc) {
+        float acc = 0.0f;
+        for (int32_t ni = 0; ni < n; ++ni) {
+            const size_t base = ((size_t)ni * (size_t)o + (size_t)oc) * (size_t)spatial;
+            for (int32_t i = 0; i < spatial; ++i) {
+                const float v = s * (float)(fqt_load_q(e, e_storage, base + (size_t)i) - z);
+                acc += v;
+            }
+        }
+        db[oc] = acc;
+    }
+}
+
+/* ---- streamed accumulators ---------------------------------------------------------------- */
+
+void odtc_acc_stream_init(odtc_acc_stream *s, int32_t relu, const float *acc_scale, const float *y_scale,
+                          const int32_t *y_zero_point, void *y, int32_t y_storage, float *range)
+{
+    s->relu = relu;
+    s->acc_scale = acc_scale;
+    s->y_scale = y_scale;
+    s->y_zero_point = y_zero_point;
+    s->y = y;
+    s->y_storage = y_storage;
+    s->range = range;
+    s->lo = INT32_MAX;
+    s->hi = INT32_MIN;
+    s->seen = 0;
+}
+
+void odtc_acc_stream_plane(odtc_acc_stream *s, int32_t *plane, size_t numel, size_t offset)
+{
+    if (s->relu) {
+        odtc_acc_relu(plane, plane, numel);
+    }
+    if (s->range != NULL) {
+        for (size_t i = 0; i < numel; ++i) {
+            const int32_t v = plane[i];
+            s->lo = v < s->lo ? v : s->lo;
+            s->hi = v > s->hi ? v : s->hi;
+        }
+        s->seen += numel;
+        return;
+    }
+    /* 8-bit storage: element offset == byte offset */
+    odtc_requantize_acc(plane, (int8_t *)s->y + offset, s->y_storage, numel, s->acc_scale, s->y_scale,
+                        s->y_zero_point);
+}
+
+void odtc_acc_stream_finish(odtc_acc_stream *s)
+{
+    if (s->range == NULL) {
+        return;
+    }
+    if (s->seen == 0) {
+        s->range[0] = 1.0f;
+        s->range[1] = -1.0f;
+        return;
+    }
+    const float sc = *s->acc_scale;
+    s->range[0] = sc * (float)s->lo;
+    s->range[1] = sc * (float)s->hi;
+}
+
+static void qconv2d_acc_stream(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w,
+                               const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                               const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
+                               float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                               int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                               int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+{
+    const int32_t oh = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const size_t spatial = (size_t)oh * (size_t)ow;
+    const size_t xsize = (size_t)c * (size_t)h * (size_t)w_; /* bytes per sample (8-bit) */
+    const size_t wsize = (size_t)c * (size_t)kh * (size_t)kw;
+    int32_t *plane = scratch;
+    void *acc_scratch = scratch + spatial;
+    odtc_acc_stream sink;
+    odtc_acc_stream_init(&sink, relu, acc_scale, y_scale, y_zero_point, y, y_storage, range);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        const void *xn = (const int8_t *)x + (size_t)ni * xsize;
+        for (int32_t oc = 0; oc < o; ++oc) {
+            qconv2d_acc(xn, is_u8, x_zero_point, w + (size_t)oc * wsize, w_zero_point,
+                        bias != NULL ? bias + oc : NULL, acc_scale, plane, acc_scratch, 1, c, h, w_, 1, kh, kw,
+                        stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, 1);
+            odtc_acc_stream_plane(&sink, plane, spatial, ((size_t)ni * (size_t)o + (size_t)oc) * spatial);
+        }
+    }
+    odtc_acc_stream_finish(&sink);
+}
+
+void odtc_qconv2d_grad_input_stream(const int8_t *e, const int32_t *e_zero_point, const int8_t *w,
+                                    const int32_t *w_zero_point, const float *acc_scale, const float *y_scale,
+                                    const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                    int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                    int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                    int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+{
+    const int32_t oh = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const size_t spatial = (size_t)h * (size_t)w_;
+    const size_t taps = (size_t)kh * (size_t)kw;
+    const size_t esize = (size_t)o * (size_t)oh * (size_t)ow;
+    int32_t *plane = scratch;
+    int8_t *wc = (int8_t *)(scratch + spatial); /* w[:, ci] as an [o, 1, kh, kw] weight */
+    odtc_acc_stream sink;
+    odtc_acc_stream_init(&sink, 0, acc_scale, y_scale, y_zero_point, y, y_storage, range);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ci = 0; ci < c; ++ci) {
+            for (int32_t oc = 0; oc < o; ++oc) {
+                const int8_t *src = w + ((size_t)oc * (size_t)c + (size_t)ci) * taps;
+                for (size_t t = 0; t < taps; ++t) {
+                    wc[(size_t)oc * taps + t] = src[t];
+                }
+            }
+            odtc_conv2d_s8_grad_input(e + (size_t)ni * esize, e_zero_point, wc, w_zero_point, 0, plane, 1, 1, h, w_,
+                                      o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, 1);
+            odtc_acc_stream_plane(&sink, plane, spatial, ((size_t)ni * (size_t)c + (size_t)ci) * spatial);
+        }
+    }
+    odtc_acc_stream_finish(&sink);
+}
+
+void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
+                                float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+{
+    qconv2d_acc_stream(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, y_scale, y_zero_point, y, y_storage,
+                       range, relu, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
+                       pad_bottom, pad_right);
+}
+
+void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, const float *bias, const float *acc_scale,
+                                const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
+                                float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+{
+    qconv2d_acc_stream(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, y_scale, y_zero_point, y, y_storage,
+                       range, relu, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
+                       pad_bottom, pad_right);
+}
+
 /* ---- backward ---------------------------------------------------------------------------- */
 
 void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
@@ -739,19 +892,9 @@ float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scal
     return (t / *w_scale) * 65536.0f;
 }
 
-typedef struct {
-    int8_t *w;
-    int32_t *row_range;
-    size_t row_len;
-    float c16;
-    int32_t zw;
-    int32_t stochastic;
-    uint32_t base;
-} fqt_fused;
-
-static void fqt_fused_init(fqt_fused *f, int8_t *w, int32_t *row_range, const float *g_scale, const float *w_scale,
-                           const int32_t *w_zero_point, const int32_t *step, size_t row_len, float lr,
-                           int32_t rounding, int32_t seed)
+void odtc_fused_update_init(odtc_fused_update *f, int8_t *w, int32_t *row_range, const float *g_scale,
+                            const float *w_scale, const int32_t *w_zero_point, const int32_t *step, size_t row_len,
+                            float lr, int32_t rounding, int32_t seed)
 {
     f->w = w;
     f->row_range = row_range;
@@ -764,7 +907,7 @@ static void fqt_fused_init(fqt_fused *f, int8_t *w, int32_t *row_range, const fl
 
 /* Apply gradient row g to weight row oc. Arithmetic right shifts of negative values are
  * floor divisions here (GCC defines >> on signed values as arithmetic). */
-static void fqt_fused_row(const fqt_fused *f, int32_t oc, const int32_t *g)
+void odtc_fused_update_row(const odtc_fused_update *f, int32_t oc, const int32_t *g)
 {
     int8_t *w = f->w + (size_t)oc * f->row_len;
     const uint32_t first = (uint32_t)((size_t)oc * f->row_len);
@@ -785,7 +928,7 @@ static void fqt_fused_row(const fqt_fused *f, int32_t oc, const int32_t *g)
 }
 
 static void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *e,
-                                   const int32_t *e_zero_point, const fqt_fused *f, const int32_t *select,
+                                   const int32_t *e_zero_point, const odtc_fused_update *f, const int32_t *select,
                                    const int32_t *select_count, int32_t *g, int32_t n, int32_t k, int32_t o)
 {
     const int32_t kk = fqt_selected(select, select_count, o);
@@ -810,7 +953,7 @@ static void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *
                 }
             }
         }
-        fqt_fused_row(f, oc, g);
+        odtc_fused_update_row(f, oc, g);
     }
 }
 
@@ -821,8 +964,8 @@ void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point
                                     int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
                                     int32_t rounding, int32_t seed)
 {
-    fqt_fused f;
-    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
     qdense_grad_weight_sgd(x, 0, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
@@ -833,8 +976,8 @@ void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poin
                                     int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
                                     int32_t rounding, int32_t seed)
 {
-    fqt_fused f;
-    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
     qdense_grad_weight_sgd(x, 1, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
@@ -848,14 +991,14 @@ void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_poin
                                      float lr, int32_t rounding, int32_t seed)
 {
     const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
-    fqt_fused f;
-    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
     const int32_t kk = fqt_selected(select, select_count, o);
     for (int32_t r = 0; r < kk; ++r) {
         const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
         odtc_conv2d_s8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
                                    stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
-        fqt_fused_row(&f, oc, scratch);
+        odtc_fused_update_row(&f, oc, scratch);
     }
 }
 
@@ -869,14 +1012,14 @@ void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poi
                                      float lr, int32_t rounding, int32_t seed)
 {
     const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
-    fqt_fused f;
-    fqt_fused_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
     const int32_t kk = fqt_selected(select, select_count, o);
     for (int32_t r = 0; r < kk; ++r) {
         const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
         odtc_conv2d_u8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
                                    stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
-        fqt_fused_row(&f, oc, scratch);
+        odtc_fused_update_row(&f, oc, scratch);
     }
 }
 

@@ -70,7 +70,7 @@ func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT:  qtrain.store %[[NEW]], @act.input.range
 // CHECK-NEXT:  %[[SX:.*]] = qtrain.range_scale %[[NEW]] for <ui8, asym>
 // CHECK-NEXT:  %[[ZX:.*]] = qtrain.range_zero_point %[[NEW]] for <ui8, asym>
-// CHECK-NEXT:  %[[XQ:.*]] = qtrain.quantize %input, %[[SX]], %[[ZX]] : {{.*}} -> tensor<1x4x!qtrain.q<ui8, asym>>
+// CHECK-NEXT:  %[[XQ:.*]] = qtrain.quantize %input, %[[SX]], %[[ZX]] {qtrain.saved_bytes = 4 : i64} : {{.*}} -> tensor<1x4x!qtrain.q<ui8, asym>>
 // CHECK-NEXT:  %[[SACC:.*]] = qtrain.scale_mul %[[SX]], %{{.*}} : (tensor<f32>, tensor<f32>) -> tensor<f32>
 // CHECK-NEXT:  %[[ACC:.*]] = "qtrain.qdense_acc"(%[[XQ]], %[[ZX]], {{.*}}, %b1, %[[SACC]]) {{.*}} -> tensor<1x3x!qtrain.q<si32, sym>>
 // CHECK-NEXT:  %[[RELU:.*]] = qtrain.acc_relu %[[ACC]]
@@ -85,7 +85,9 @@ func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
 // CHECK:       qtrain.requantize_acc {{.*}} -> tensor<1x3x!qtrain.q<si8, asym>>
 // CHECK:       "qtrain.qdense_grad_weight"
 // CHECK:       qtrain.qrelu_grad
-// CHECK:       qtrain.dense_grad_bias
+// The bias gradient comes straight from the int8 error (no f32 copy of the error).
+// CHECK:       qtrain.qgrad_bias {{.*}} -> tensor<3xf32>
+// CHECK-NOT:   qtrain.dense_grad_bias
 // The weight update: gradient scaling (normalize=none: plain SGD on the real gradient), range of
 // the new weights, EMA (alpha_w = 0.1), requantize.
 // CHECK:       %[[ST:.*]] = "qtrain.grad_stats"(%[[G:.*]], %{{.*}}) <{mode = "none"
@@ -217,24 +219,27 @@ func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
 
 // VAE-LABEL:  func.func @train_step(%input: tensor<1x1x4x4xf32>, %target: tensor<1x1x4x4xf32>) -> tensor<f32>
 // The latent sample: f32 on the dequantized mu and logvar, then quantized with its own range.
+// The saved-set annotation is refreshed after quantization: the backward keeps the 8-bit
+// values (qtrain.saved_bytes 1 per element, e.g. 2 for z's u8 copy, 64 for the 4x4 logits'
+// f32 view that sigmoid_bce_grad reads) and no longer z in f32.
 // VAE:        %[[MUQ:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SMU:[0-9]+]], %[[ZMU:[0-9]+]]] : (tensor<1x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
 // VAE:        %[[LVQ:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SLV:[0-9]+]], %[[ZLV:[0-9]+]]] : (tensor<1x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
 // VAE-NEXT:   %rng_step = qtrain.load @rng.step : tensor<i32>
-// VAE-NEXT:   %[[MU:[0-9]+]] = qtrain.dequantize %[[MUQ]], %[[SMU]], %[[ZMU]] : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
-// VAE-NEXT:   %[[LV:[0-9]+]] = qtrain.dequantize %[[LVQ]], %[[SLV]], %[[ZLV]] : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
-// VAE-NEXT:   %z = qtrain.reparameterize %[[MU]], %[[LV]] step %rng_step seed 7 {qtrain.saved_bytes = 8 : i64} : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %[[MU:[0-9]+]] = qtrain.dequantize %[[MUQ]], %[[SMU]], %[[ZMU]] {qtrain.saved_bytes = 8 : i64} : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %[[LV:[0-9]+]] = qtrain.dequantize %[[LVQ]], %[[SLV]], %[[ZLV]] {qtrain.saved_bytes = 8 : i64} : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
+// VAE-NEXT:   %z = qtrain.reparameterize %[[MU]], %[[LV]] step %rng_step seed 7 : (tensor<1x2xf32>, tensor<1x2xf32>, tensor<i32>) -> tensor<1x2xf32>
 // VAE-NEXT:   %[[OBS:[0-9]+]] = qtrain.minmax %z : (tensor<1x2xf32>) -> tensor<2xf32>
 // VAE-NEXT:   %[[OLD:[0-9]+]] = qtrain.load @act.latent.range : tensor<2xf32>
 // VAE-NEXT:   %[[NEW:[0-9]+]] = qtrain.ema %[[OLD]], %[[OBS]] alpha 1.000000e-01 : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
 // VAE-NEXT:   qtrain.store %[[NEW]], @act.latent.range : tensor<2xf32>
-// VAE-NEXT:   %[[SZ:[0-9]+]] = qtrain.range_scale %[[NEW]] for <ui8, asym> : (tensor<2xf32>) -> tensor<f32>
-// VAE-NEXT:   %[[ZZ:[0-9]+]] = qtrain.range_zero_point %[[NEW]] for <ui8, asym> : (tensor<2xf32>) -> tensor<i32>
-// VAE-NEXT:   %[[ZQ:[0-9]+]] = qtrain.quantize %z, %[[SZ]], %[[ZZ]] : (tensor<1x2xf32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
+// VAE-NEXT:   %[[SZ:[0-9]+]] = qtrain.range_scale %[[NEW]] for <ui8, asym> {qtrain.saved_bytes = 4 : i64} : (tensor<2xf32>) -> tensor<f32>
+// VAE-NEXT:   %[[ZZ:[0-9]+]] = qtrain.range_zero_point %[[NEW]] for <ui8, asym> {qtrain.saved_bytes = 4 : i64} : (tensor<2xf32>) -> tensor<i32>
+// VAE-NEXT:   %[[ZQ:[0-9]+]] = qtrain.quantize %z, %[[SZ]], %[[ZZ]] {qtrain.saved_bytes = 2 : i64} : (tensor<1x2xf32>, tensor<f32>, tensor<i32>) -> tensor<1x2x!qtrain.q<ui8, asym>>
 // VAE:        %[[SFC:[0-9]+]] = qtrain.scale_mul %[[SZ]], %{{[0-9]+}} : (tensor<f32>, tensor<f32>) -> tensor<f32>
 // VAE-NEXT:   %{{[0-9]+}} = "qtrain.qdense_acc"(%[[ZQ]], %[[ZZ]], %{{[0-9]+}}, %{{[0-9]+}}, %bf, %[[SFC]]) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<8x2x!qtrain.q<si8, asym>>, tensor<i32>, tensor<8xf32>, tensor<f32>) -> tensor<1x8x!qtrain.q<si32, sym>>
 // The decoder's conv-transpose on the reshaped int8 activation.
-// VAE:        %[[A:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SX:[0-9]+]], %[[ZX:[0-9]+]]] : (tensor<1x8x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x8x!qtrain.q<ui8, asym>>
-// VAE-NEXT:   %[[X:[0-9]+]] = qtrain.reshape %[[A]] : tensor<1x8x!qtrain.q<ui8, asym>> -> tensor<1x2x2x2x!qtrain.q<ui8, asym>>
+// VAE:        %[[A:[0-9]+]] = qtrain.requantize_acc %{{[0-9]+}}[%{{[0-9]+}}] -> [%[[SX:[0-9]+]], %[[ZX:[0-9]+]]] {qtrain.saved_bytes = 8 : i64} : (tensor<1x8x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x8x!qtrain.q<ui8, asym>>
+// VAE-NEXT:   %[[X:[0-9]+]] = qtrain.reshape %[[A]] {qtrain.saved_bytes = 8 : i64} : tensor<1x8x!qtrain.q<ui8, asym>> -> tensor<1x2x2x2x!qtrain.q<ui8, asym>>
 // VAE-NEXT:   %[[W:[0-9]+]] = qtrain.load @vae.deconv.weight : tensor<2x1x3x3x!qtrain.q<si8, asym>>
 // VAE-NEXT:   %[[SW:[0-9]+]] = qtrain.load @vae.deconv.weight.scale : tensor<f32>
 // VAE-NEXT:   %[[ZW:[0-9]+]] = qtrain.load @vae.deconv.weight.zero_point : tensor<i32>
@@ -244,7 +249,7 @@ func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
 // VAE-NEXT:   qtrain.minmax %[[ACC]] scale %[[SACC]] : (tensor<1x1x4x4x!qtrain.q<si32, sym>>, tensor<f32>) -> tensor<2xf32>
 // VAE:        %[[YQ:[0-9]+]] = qtrain.requantize_acc %[[ACC]][%[[SACC]]] -> [%[[SY:[0-9]+]], %[[ZY:[0-9]+]]] : (tensor<1x1x4x4x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4x!qtrain.q<ui8, asym>>
 // The loss on the dequantized logits (the output sigmoid's input), in f32.
-// VAE-NEXT:   %[[L:[0-9]+]] = qtrain.dequantize %[[YQ]], %[[SY]], %[[ZY]] : (tensor<1x1x4x4x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
+// VAE-NEXT:   %[[L:[0-9]+]] = qtrain.dequantize %[[YQ]], %[[SY]], %[[ZY]] {qtrain.saved_bytes = 64 : i64} : (tensor<1x1x4x4x!qtrain.q<ui8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
 // VAE-NEXT:   %[[REC:[0-9]+]] = qtrain.sigmoid_bce %[[L]], %target {qtrain.c_f32} : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<f32>
 // VAE-NEXT:   %[[DL:[0-9]+]] = qtrain.sigmoid_bce_grad %[[L]], %target {qtrain.c_f32} : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>
 // VAE-NEXT:   qtrain.minmax %[[DL]] : (tensor<1x1x4x4xf32>) -> tensor<2xf32>
@@ -263,8 +268,7 @@ func.func @forward(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
 // VAE:        qtrain.requantize_acc %[[GI]][%[[SGI]]] -> [%{{[0-9]+}}, %{{[0-9]+}}] : (tensor<1x2x2x2x!qtrain.q<si32, sym>>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x2x2x!qtrain.q<si8, asym>>
 // VAE-NEXT:   %[[GW:[0-9]+]] = qtrain.qconv_transpose2d_grad_weight %[[X]][%[[ZX]]], %[[E]][%[[ZE]]] stride [2, 2] padding [1, 1, 1, 1] : (tensor<1x2x2x2x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<i32>) -> tensor<2x1x3x3x!qtrain.q<si32, sym>>
 // VAE-NEXT:   %[[SGW:[0-9]+]] = qtrain.scale_mul %[[SX]], %[[SE]] : (tensor<f32>, tensor<f32>) -> tensor<f32>
-// VAE-NEXT:   %[[EF:[0-9]+]] = qtrain.dequantize %[[E]], %[[SE]], %[[ZE]] : (tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x1x4x4xf32>
-// VAE-NEXT:   %[[GB:[0-9]+]] = qtrain.conv2d_grad_bias %[[EF]] {qtrain.c_f32} : tensor<1x1x4x4xf32> -> tensor<1xf32>
+// VAE-NEXT:   %[[GB:[0-9]+]] = qtrain.qgrad_bias %[[E]][%[[SE]], %[[ZE]]] : (tensor<1x1x4x4x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1xf32>
 // The latent's backward stays f32: dz (dequantized) plus the KL derivatives.
 // VAE:        %[[DZ:[0-9]+]] = qtrain.dequantize %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}} : (tensor<1x2x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<1x2xf32>
 // VAE-NEXT:   %{{[0-9]+}} = qtrain.add %[[KMU]], %[[DZ]] : tensor<1x2xf32>

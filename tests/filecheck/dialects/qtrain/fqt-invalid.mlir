@@ -510,3 +510,93 @@ qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
 qtrain.state @w.zero_point : tensor<i32> = dense<0> : tensor<i32>
 qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 0.000000e+00 rounding "up" seed 0
 // CHECK: qtrain.qweight_regrid: rounding must be one of nearest, stochastic, got 'up'
+
+// -----
+
+// ==== streamed accumulators and the bias gradient from an 8-bit error ============================
+
+func.func @f(%x: tensor<1x4x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x4x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_acc_stream: streams groups = 1 only, got 2
+
+// -----
+
+func.func @f(%x: tensor<1x3x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x3x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_acc_stream: weight has 2 input channels, input has 3
+
+// -----
+
+func.func @f(%x: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<1x4x6x6x!qtrain.q<ui8, asym>> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>) -> tensor<1x4x6x6x!qtrain.q<ui8, asym>>
+  func.return %r : tensor<1x4x6x6x!qtrain.q<ui8, asym>>
+}
+// CHECK: qtrain.qconv2d_acc_stream: an output scale needs the output zero-point
+
+// -----
+
+func.func @f(%x: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<1x4x3x3x!qtrain.q<ui8, asym>> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s, %s, %zx) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 1>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x4x3x3x!qtrain.q<ui8, asym>>
+  func.return %r : tensor<1x4x3x3x!qtrain.q<ui8, asym>>
+}
+// CHECK: qtrain.qconv2d_acc_stream: result has shape [1, 4, 3, 3], the accumulator [1, 4, 6, 6]
+
+// -----
+
+func.func @f(%x: tensor<1x2x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<4xf32> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x2x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: qtrain.qconv2d_acc_stream: result must be a range tensor<2xf32>, got tensor<4xf32>
+
+// -----
+
+func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<3xf32> {
+  %g = qtrain.qgrad_bias %e[%s, %z] : (tensor<1x4x3x3x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<3xf32>
+  func.return %g : tensor<3xf32>
+}
+// CHECK: qtrain.qgrad_bias: result has shape [3] but expected [4]
+
+// -----
+
+func.func @f(%e: tensor<4x!qtrain.q<si8, asym>>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  %g = "qtrain.qgrad_bias"(%e, %s, %z) : (tensor<4x!qtrain.q<si8, asym>>, tensor<f32>, tensor<i32>) -> tensor<4xf32>
+  func.return %g : tensor<4xf32>
+}
+// CHECK: qtrain.qgrad_bias: output error must have rank 2 or 4, got shape [4]
+
+// -----
+
+func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_grad_input_stream"(%e, %ze, %w, %ze, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, input_hw = array<i64: 6, 6>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_grad_input_stream: streams groups = 1 only, got 2
+
+// -----
+
+func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %w: tensor<5x2x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_grad_input_stream"(%e, %ze, %w, %ze, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, input_hw = array<i64: 6, 6>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<5x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_grad_input_stream: weight has 5 output channels, the output error 4
+
+// -----
+
+func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_grad_input_stream"(%e, %ze, %w, %ze, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, input_hw = array<i64: 9, 9>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0, 0>}> : (tensor<1x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_grad_input_stream: output error shape [1, 4, 3, 3] is not the conv output of an input [1, 2, 9, 9] with weight [4, 2, 3, 3]
+
+// -----
+
+func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<1x2x5x5x!qtrain.q<si8, asym>> {
+  %r = "qtrain.qconv2d_grad_input_stream"(%e, %ze, %w, %ze, %s, %s, %ze) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, input_hw = array<i64: 6, 6>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1>}> : (tensor<1x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x2x5x5x!qtrain.q<si8, asym>>
+  func.return %r : tensor<1x2x5x5x!qtrain.q<si8, asym>>
+}
+// CHECK: qtrain.qconv2d_grad_input_stream: result has shape [1, 2, 5, 5], the input gradient [1, 2, 6, 6]

@@ -693,3 +693,63 @@ func.func @ct_grad_input_pad(%dy: tensor<1x4x3x3xf32>, %w: tensor<2x4x3x3xf32>) 
   func.return %dx : tensor<1x2x3x3xf32>
 }
 // CHECK: qtrain.conv_transpose2d_grad_input: padding [3, 3, 0, 0] leaves no kernel tap of [3, 3] inside the output
+
+// -----
+
+// ==== qtrain.qconv_transpose2d_grad_weight_sgd ==================================================
+
+qtrain.param @d.weight trainable : tensor<2x4x3x3x!qtrain.q<si8, asym>> = dense<1> : tensor<2x4x3x3xi8>
+qtrain.state @d.weight.row_range : tensor<2x2xi32> = dense<0> : tensor<2x2xi32>
+func.func @f(%x: tensor<1x2x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x6x6x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %s: tensor<f32>, %idx: tensor<2xi32>, %k: tensor<i32>) {
+  "qtrain.qconv_transpose2d_grad_weight_sgd"(%x, %zx, %e, %ze, %s, %s, %zx, %idx, %k) <{param = @d.weight, row_range = @d.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 0>}> : (tensor<1x2x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x6x6x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<2xi32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv_transpose2d_grad_weight_sgd: takes no select list: its rows are input channels, every row is updated
+
+// -----
+
+qtrain.param @d.weight trainable : tensor<2x3x3x3x!qtrain.q<si8, asym>> = dense<1> : tensor<2x3x3x3xi8>
+qtrain.state @d.weight.row_range : tensor<2x2xi32> = dense<0> : tensor<2x2xi32>
+func.func @f(%x: tensor<1x2x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x6x6x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %s: tensor<f32>) {
+  "qtrain.qconv_transpose2d_grad_weight_sgd"(%x, %zx, %e, %ze, %s, %s, %zx) <{param = @d.weight, row_range = @d.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x2x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x6x6x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv_transpose2d_grad_weight_sgd: @d.weight has shape [2, 3, 3, 3] but the input has 2 channels and the output error 4
+
+// -----
+
+qtrain.param @d.weight trainable : tensor<2x4x3x3x!qtrain.q<si8, asym>> = dense<1> : tensor<2x4x3x3xi8>
+qtrain.state @d.weight.row_range : tensor<2x2xi32> = dense<0> : tensor<2x2xi32>
+func.func @f(%x: tensor<1x2x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x8x8x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %s: tensor<f32>) {
+  "qtrain.qconv_transpose2d_grad_weight_sgd"(%x, %zx, %e, %ze, %s, %s, %zx) <{param = @d.weight, row_range = @d.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x2x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x8x8x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv_transpose2d_grad_weight_sgd: output error shape [1, 4, 8, 8] is not the conv-transpose output of input [1, 2, 3, 3] with weight [2, 4, 3, 3]
+
+// -----
+
+qtrain.param @d.weight trainable : tensor<2x4x3x3x!qtrain.q<si8, asym>> = dense<1> : tensor<2x4x3x3xi8>
+qtrain.state @d.weight.row_range : tensor<2x2xi32> = dense<0> : tensor<2x2xi32>
+func.func @f(%x: tensor<1x2x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %e: tensor<1x4x6x6x!qtrain.q<ui8, asym>>, %ze: tensor<i32>, %s: tensor<f32>) {
+  "qtrain.qconv_transpose2d_grad_weight_sgd"(%x, %zx, %e, %ze, %s, %s, %zx) <{param = @d.weight, row_range = @d.weight.row_range, stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x2x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qconv_transpose2d_grad_weight_sgd: output error must be signed int8, got !qtrain.q<ui8, asym>
+
+// -----
+
+// ==== qtrain.qconv_transpose2d_acc_stream ========================================================
+
+func.func @f(%x: tensor<1x3x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<2x4x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv_transpose2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, output_padding = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x3x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<2x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv_transpose2d_acc_stream: weight has 2 input channels but input has 3
+
+// -----
+
+func.func @f(%x: tensor<1x2x3x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<2x4x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<1x4x5x5x!qtrain.q<ui8, asym>> {
+  %r = "qtrain.qconv_transpose2d_acc_stream"(%x, %zx, %w, %zw, %s, %s, %zx) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, output_padding = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 1>}> : (tensor<1x2x3x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<2x4x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> tensor<1x4x5x5x!qtrain.q<ui8, asym>>
+  func.return %r : tensor<1x4x5x5x!qtrain.q<ui8, asym>>
+}
+// CHECK: qtrain.qconv_transpose2d_acc_stream: result has shape [1, 4, 5, 5], the accumulator [1, 4, 6, 6]

@@ -1,0 +1,140 @@
+"""qtrain-stream-accumulators: never store a large int32 accumulator whole.
+
+In a fully quantized step every conv layer (forward, and the int8 input gradient of a
+conv-transpose) first writes its int32 accumulator — 4 bytes per output, four times its
+8-bit result — and only then tracks its range and requantizes it:
+
+    %acc = qtrain.qconv2d_acc %x[%zx], %w[%zw], %b[%s] ...     int32 [N, O, OH, OW]
+    %a   = qtrain.acc_relu %acc                               (optional)
+    %obs = qtrain.minmax %a scale %s
+    ... %sy, %zy from the range ...
+    %y   = qtrain.requantize_acc %a[%s] -> [%sy, %zy]
+
+In the VAE's u8 step those 12.5 kB accumulators are the peak of the arena. This pass
+replaces such a chain, when the accumulator has at least `min-bytes` bytes, by two
+streamed ops that compute the layer one output channel at a time into an [OH, OW] int32
+plane of scratch:
+
+    %obs = qtrain.qconv2d_acc_stream(...) {relu}                    -> tensor<2xf32>
+    %y   = qtrain.qconv2d_acc_stream(..., %sy, %zy) {relu}           -> 8-bit [N, O, OH, OW]
+
+Why twice: the output scale comes from this step's range (the range tracking is part of
+the paper's run-time scale adaptation), so no value can be requantized before the last
+accumulator is known. The second pass recomputes the layer's MACs; the memory report
+counts them as `recompute`. Results are bit-identical (min/max and the elementwise
+requantization do not depend on the channel order). Streamed: `qconv2d_acc` with groups 1,
+`qconv_transpose2d_acc` and the int32 input gradient `qconv2d_grad_input` with groups 1
+(`qconv2d_grad_input_stream`, one input-channel plane at a time); a chain whose
+accumulator has other readers, or whose minmax and requantize scales are not the layer's
+accumulator scale, is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, TensorType, UnitAttr
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from odtc.dialects import qtrain as qt
+
+NAME = "qtrain-stream-accumulators"
+
+
+def _fail(msg: str) -> PassFailedException:
+    return PassFailedException(f"{NAME}: {msg}")
+
+
+def _acc_bytes(v: SSAValue) -> int:
+    t = v.type
+    assert isinstance(t, TensorType)
+    return 4 * prod(t.get_shape())
+
+
+def _chain(acc_op: qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp
+           ) -> tuple[qt.AccReluOp | None, qt.MinMaxOp, qt.RequantizeAccOp] | None:
+    """(relu, minmax, requantize) reading the accumulator and nothing else, or None."""
+    v: SSAValue = acc_op.results[0]
+    relu = None
+    uses = [u.operation for u in v.uses]
+    if len(uses) == 1 and isinstance(uses[0], qt.AccReluOp):
+        relu = uses[0]
+        v = relu.output
+        uses = [u.operation for u in v.uses]
+    mm = [u for u in uses if isinstance(u, qt.MinMaxOp)]
+    rq = [u for u in uses if isinstance(u, qt.RequantizeAccOp)]
+    if len(uses) != 2 or len(mm) != 1 or len(rq) != 1:
+        return None
+    m, r = mm[0], rq[0]
+    if m.input is not v or r.input is not v or m.scale is None or m.scale is not r.input_scale:
+        return None
+    if isinstance(acc_op, qt.QConv2dGradInputOp):
+        return (relu, m, r) if relu is None else None
+    if acc_op.acc_scale is not None and acc_op.acc_scale is not m.scale:
+        return None
+    return relu, m, r
+
+
+def stream_function(fn: func.FuncOp, min_bytes: int) -> int:
+    """Streams every eligible accumulator of `fn`; returns how many."""
+    count = 0
+    for op in list(fn.body.block.ops):
+        if isinstance(op, qt.QConv2dAccOp | qt.QConv2dGradInputOp) and op.groups.value.data != 1:
+            continue
+        if not isinstance(op, qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp):
+            continue
+        if _acc_bytes(op.results[0]) < min_bytes:
+            continue
+        chain = _chain(op)
+        if chain is None:
+            continue
+        relu, mm, rq = chain
+        assert mm.scale is not None
+        out_t = rq.output.type
+        assert isinstance(out_t, TensorType) and isinstance(out_t.element_type, qt.QuantType)
+        first: Operation
+        second: Operation
+        if isinstance(op, qt.QConv2dGradInputOp):
+            first = qt.QConv2dGradInputStreamOp(op, mm.scale)
+            second = qt.QConv2dGradInputStreamOp(op, mm.scale, rq.output_scale, rq.output_zero_point,
+                                                 out_t.element_type)
+            first.attributes["qtrain.backward"] = UnitAttr()
+            second.attributes["qtrain.backward"] = UnitAttr()
+        else:
+            cls = qt.QConv2dAccStreamOp if isinstance(op, qt.QConv2dAccOp) else qt.QConvTranspose2dAccStreamOp
+            first = cls(op, mm.scale, relu is not None)  # type: ignore[arg-type]
+            second = cls(op, mm.scale, relu is not None, rq.output_scale, rq.output_zero_point,  # type: ignore[arg-type]
+                         out_t.element_type)
+        if "qtrain.backward" in op.attributes:
+            first.attributes["qtrain.backward"] = UnitAttr()
+            second.attributes["qtrain.backward"] = UnitAttr()
+        block = fn.body.block
+        block.insert_op_before(first, mm)
+        mm.output.replace_all_uses_with(first.results[0])
+        block.insert_op_before(second, rq)
+        rq.output.replace_all_uses_with(second.results[0])
+        dead: list[Operation] = [rq, mm] + ([relu] if relu is not None else []) + [op]
+        for d in dead:
+            block.erase_op(d)
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class StreamAccumulatorsPass(ModulePass):
+    name = "qtrain-stream-accumulators"
+
+    min_bytes: int = 0
+    """Stream the accumulators of at least this many bytes (0: every eligible one)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.min_bytes < 0:
+            raise _fail(f"min-bytes must be >= 0, got {self.min_bytes}")
+        for fn in op.ops:
+            if isinstance(fn, func.FuncOp):
+                stream_function(fn, self.min_bytes)
