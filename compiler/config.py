@@ -66,9 +66,12 @@ class PartialUpdateConfig:
 class MemoryConfig:
     budget_bytes: int = 0
     stream_accumulator_bytes: int = 0
-    """Quantized builds: compute every int32 accumulator of at least this many bytes one
-    output channel at a time, twice (its range, then its 8-bit result), instead of storing
-    it (qtrain-stream-accumulators); 0 = off."""
+    """Quantized builds: compute int32 accumulators of at least this many bytes one channel
+    at a time, twice (their range, then their 8-bit result), instead of storing them —
+    those that lower the step's peak (qtrain-stream-accumulators); 0 = off."""
+    stream_all: bool = False
+    """With stream_accumulator_bytes: stream every eligible accumulator, not only those
+    that lower the peak."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,9 @@ def _validate(cfg: Config) -> None:
     if cfg.memory.stream_accumulator_bytes < 0:
         raise ConfigError("config key 'memory.stream_accumulator_bytes' must be >= 0 (0 = off), got "
                           f"{cfg.memory.stream_accumulator_bytes}")
+    if cfg.memory.stream_all and not cfg.memory.stream_accumulator_bytes:
+        raise ConfigError("config key 'memory.stream_all' needs 'memory.stream_accumulator_bytes' > 0 (the "
+                          "smallest accumulator to stream)")
     if cfg.memory.stream_accumulator_bytes and q.scheme == "none":
         raise ConfigError("config key 'memory.stream_accumulator_bytes' streams the int32 accumulators of a "
                           "quantized step; set [quantize] scheme = \"u8-asym\" or \"s8-sym\"")

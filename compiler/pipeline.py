@@ -85,7 +85,8 @@ def pipeline_string(cfg: Config) -> str:
         passes.append(f"qtrain-partial-update{{lambda-min={_fmt_float(pu.lambda_min)} "
                       f"lambda-max={_fmt_float(pu.lambda_max)}}}")
     if cfg.memory.stream_accumulator_bytes:
-        passes.append(f"qtrain-stream-accumulators{{min-bytes={cfg.memory.stream_accumulator_bytes}}}")
+        every = " all=true" if cfg.memory.stream_all else ""
+        passes.append(f"qtrain-stream-accumulators{{min-bytes={cfg.memory.stream_accumulator_bytes}{every}}}")
     # qtrain-fuse-updates runs before the checkpoints, so that the budget is judged on the
     # arena without the fused weight gradients, and in `recompute` mode there: a saved
     # activation may be recomputed for its later readers, so it may not count as kept

@@ -55,6 +55,8 @@ def test_full_file(tmp_path: Path) -> None:
          "config key 'memory.stream_accumulator_bytes' must be >= 0 (0 = off), got -8"),
         ({"memory": {"stream_accumulator_bytes": 8192}},
          "config key 'memory.stream_accumulator_bytes' streams the int32 accumulators of a quantized step"),
+        ({"memory": {"stream_all": True}, "quantize": {"scheme": "u8-asym"}},
+         "config key 'memory.stream_all' needs 'memory.stream_accumulator_bytes' > 0"),
         ({"partial_update": {"lambda_min": 0.5}}, "config key 'partial_update.lambda_min': dynamic partial updates select"),
         ({"train": 3}, "config section '[train]' must be a table"),
         ({"build": {"target": "m4"}}, "config key 'build.target' must be one of host, cortex-m4"),

@@ -46,10 +46,15 @@ def cnn():
     ).build()
 
 
-def cfg(quantize: dict, lr: float = 0.05, partial: dict | None = None):
+STREAM_ALL = {"stream_accumulator_bytes": 1, "stream_all": True}  # every conv accumulator streamed
+
+
+def cfg(quantize: dict, lr: float = 0.05, partial: dict | None = None, memory: dict | None = None):
     data = {"train": {"learning_rate": lr}, "quantize": quantize}
     if partial:
         data["partial_update"] = partial
+    if memory:
+        data["memory"] = memory
     return config_from_dict(data)
 
 
@@ -64,6 +69,10 @@ CASES = {
     "u8-requantize": ({"scheme": "u8-asym", "update": "requantize"}, 0.05, None),
     "u8-requantize-partial": ({"scheme": "u8-asym", "update": "requantize"}, 0.05,
                               {"lambda_min": 0.5, "lambda_max": 1.0}),
+    # qtrain-stream-accumulators on every conv: forward accumulators and conv2's input
+    # gradient computed per channel plane, twice (range, then requantize)
+    "u8-stream": ({"scheme": "u8-asym"}, 0.05, None, STREAM_ALL),
+    "s8-partial-stream": ({"scheme": "s8-sym"}, 0.05, {"lambda_min": 0.5, "lambda_max": 1.0}, STREAM_ALL),
 }
 
 
@@ -84,9 +93,11 @@ def test_u8_training_loss_falls(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
-    quantize, lr, partial = CASES[case]
     build = tmp_path / case
-    api.compile_model(cnn(), cfg(quantize, lr, partial), build, "host")
+    api.compile_model(cnn(), cfg(*CASES[case]), build, "host")
+    if "stream" in case:
+        names = {o.name for o in api.parse_module((build / "train_step.mlir").read_text()).walk()}
+        assert {"qtrain.qconv2d_acc_stream", "qtrain.qconv2d_grad_input_stream"} <= names
     ds = load_dataset("mnist").limited(60)
     c = api.train(build, ds, backend="c", seed=1)
     i = api.train(build, ds, backend="interpreter", seed=1)
@@ -115,10 +126,12 @@ def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
 
 
 @requires_arm
-def test_cortex_m4_equals_host_u8_partial(tmp_path: Path) -> None:
-    quantize, lr, partial = CASES["u8-partial"]
-    api.compile_model(cnn(), cfg(quantize, lr, partial), tmp_path / "host", "host")
-    api.compile_model(cnn(), cfg(quantize, lr, partial), tmp_path / "m4", "cortex-m4")
+@pytest.mark.parametrize("case", ["u8-partial", "s8-partial-stream"])
+def test_cortex_m4_equals_host(tmp_path: Path, case: str) -> None:
+    """The M4 build (DSP kernels; the streamed accumulators call them per channel) trains
+    bit for bit as the host build."""
+    api.compile_model(cnn(), cfg(*CASES[case]), tmp_path / "host", "host")
+    api.compile_model(cnn(), cfg(*CASES[case]), tmp_path / "m4", "cortex-m4")
     ds = load_dataset("mnist").limited(12)
     h = api.train(tmp_path / "host", ds, backend="c", seed=2)
     m = api.train(tmp_path / "m4", ds, emulate=True, seed=2)

@@ -254,7 +254,7 @@ def u8_builds(tmp_path_factory: pytest.TempPathFactory, random_npz):
     out = {}
     data = str(random_npz((8, 8)))
     for name, extra in (("u8", {}), ("u8-partial", {"partial_update": {"lambda_min": 0.5}}),
-                        ("u8-stream", {"memory": {"stream_accumulator_bytes": 1}})):
+                        ("u8-stream", {"memory": {"stream_accumulator_bytes": 1, "stream_all": True}})):
         build = tmp_path_factory.mktemp(f"vae-{name}")
         cfg = config_from_dict({"train": {"loss": "elbo", "learning_rate": 0.002},
                                 "quantize": {"scheme": "u8-asym"}, **extra})

@@ -5,10 +5,14 @@
 // derived) the 8-bit result. The accumulator, its acc_relu, minmax and requantize_acc are
 // gone; the rest of the step is untouched.
 //
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators' | filecheck %s
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators{all=true}' | filecheck %s
+// By default only what lowers the step's peak (after qtrain-schedule) is streamed: here conv's
+// forward accumulator and conv2's input gradient (the step's arena: 552 B unstreamed, 416 B
+// with these two or with all three), not conv2's forward one.
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators' | filecheck %s --check-prefix=PEAK
 // Only accumulators of at least min-bytes bytes: conv's forward (256 B) and conv2's input
 // gradient (256 B), not conv2's forward (128 B).
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators{min-bytes=200}' | filecheck %s --check-prefix=MIN
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators{min-bytes=200 all=true}' | filecheck %s --check-prefix=MIN
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators{min-bytes=-1}' | filecheck %s --check-prefix=NEG
 
 // NEG: qtrain-stream-accumulators: min-bytes must be >= 0, got -1
@@ -72,3 +76,9 @@ func.func @forward(%x: tensor<1x1x8x8xf32>) -> tensor<1x2xf32> {
 // MIN:         "qtrain.qconv2d_acc"
 // MIN-NEXT:    qtrain.minmax
 // MIN:         "qtrain.qconv2d_grad_input_stream"
+
+// PEAK-LABEL:  func.func @train_step
+// PEAK:        "qtrain.qconv2d_acc_stream"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %b, %{{[0-9]+}}) <{stride = array<i64: 2, 2>
+// PEAK:        "qtrain.qconv2d_acc"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}) <{stride = array<i64: 1, 1>
+// PEAK-NEXT:   qtrain.minmax
+// PEAK:        "qtrain.qconv2d_grad_input_stream"

@@ -1,8 +1,9 @@
 // A tiny variational autoencoder lowered to C by the driver's pipelines (`odtc compile
 // --print-pipeline` with [train] loss = "elbo", kl_weight = 0.5, learning_rate = 0.5, and for
-// U8 also [quantize] scheme = "u8-asym" and [memory] stream_accumulator_bytes = 1, so every
-// eligible accumulator is streamed): the VAE kernels of runtime/c/src/vae_f32.c and
-// vae_q.c with the argument order of their odtc_kernels.h prototypes.
+// U8 also [quantize] scheme = "u8-asym" and [memory] stream_accumulator_bytes = 1, with the
+// stream pass's `all=true` so that every eligible accumulator is streamed): the VAE kernels
+// of runtime/c/src/vae_f32.c and vae_q.c with the argument order of their odtc_kernels.h
+// prototypes.
 //
 // The decoder's conv_transpose2d is deliberately lopsided (stride [2, 1], padding
 // [1, 0, 0, 1], output_padding [1, 0], kernel 3x2, Cin 3 -> Cout 2, 2x3 -> 5x3), so a
@@ -15,7 +16,7 @@
 // after its last reader. Inference (odtc_infer) uses z = mu: a copy, no sampling.
 //
 // RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="*"},qtrain-autodiff{loss=elbo recon=bce kl-weight=0.5 optimizer=sgd lr=0.5 batch-size=1},qtrain-prune-frozen-backward,qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize{inplace=true},qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t c | filecheck %s --match-full-lines
-// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="*"},qtrain-autodiff{loss=elbo recon=bce kl-weight=0.5 optimizer=sgd lr=0.5 batch-size=1},qtrain-prune-frozen-backward,qtrain-quantize{scheme=u8-asym errors=int8 normalize=none rounding=stochastic seed=0 alpha-w=0.1 alpha-a=0.1 alpha-e=1.0 update=fused headroom=0.0},qtrain-stream-accumulators{min-bytes=1},qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize{inplace=true},qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t c | filecheck %s --match-full-lines --check-prefix=U8
+// RUN: odtc-opt %s -p 'qtrain-fold-batchnorm,qtrain-mark-trainable{mode=full trainable="*"},qtrain-autodiff{loss=elbo recon=bce kl-weight=0.5 optimizer=sgd lr=0.5 batch-size=1},qtrain-prune-frozen-backward,qtrain-quantize{scheme=u8-asym errors=int8 normalize=none rounding=stochastic seed=0 alpha-w=0.1 alpha-a=0.1 alpha-e=1.0 update=fused headroom=0.0},qtrain-stream-accumulators{min-bytes=1 all=true},qtrain-fuse-updates,qtrain-schedule{alignment=8},qtrain-bufferize{inplace=true},qtrain-plan-buffers{alignment=8},convert-qtrain-to-c' -t c | filecheck %s --match-full-lines --check-prefix=U8
 
 qtrain.param @vae.mu.weight trainable : tensor<2x30xf32> = dense<1.000000e-01> : tensor<2x30xf32>
 qtrain.param @vae.mu.bias trainable : tensor<2xf32> = dense<0.000000e+00> : tensor<2xf32>
