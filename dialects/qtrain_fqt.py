@@ -1118,6 +1118,20 @@ class QGradBiasOp(IRDLOperation):
 # ---------------------------------------------------------------------------------------
 
 
+def _verify_stream_result(op: Operation, scale: SSAValue | None, zero_point: SSAValue | None, out: SSAValue) -> None:
+    """A streamed accumulator's result: the range (no output scale / zero-point) or an
+    8-bit tensor on the given scale and zero-point."""
+    if (scale is None) != (zero_point is None):
+        raise _err(op, "an output scale needs the output zero-point")
+    if scale is None:
+        _range(op, "result", out)
+        return
+    assert zero_point is not None
+    _scalar(op, "result scale", scale)
+    _zp(op, "result", zero_point)
+    _q8(op, "result", out)
+
+
 class _AccStream(IRDLOperation):
     """An accumulating layer whose int32 result is never stored whole: computed one output
     channel at a time (one [OH, OW] int32 plane of scratch), optionally through acc_relu, and
@@ -1155,19 +1169,23 @@ class _AccStream(IRDLOperation):
         if self.bias is not None:
             _require_f32(self, "bias", self.bias)
             _require_shape(self, "bias", self.bias, (out_channels,))
-        if (self.output_scale is None) != (self.output_zero_point is None):
-            raise _err(self, "an output scale needs the output zero-point")
-        if self.output_scale is None:
-            _range(self, "result", self.output)
-            return
-        assert self.output_zero_point is not None
-        _scalar(self, "result scale", self.output_scale)
-        _zp(self, "result", self.output_zero_point)
-        _q8(self, "result", self.output)
+        _verify_stream_result(self, self.output_scale, self.output_zero_point, self.output)
 
     def _check_result_shape(self, shape: tuple[int, ...]) -> None:
         if not self.is_range and tuple(tensor_shape(self.output)) != shape:
             raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the accumulator {_fmt(shape)}")
+
+    def _init(self, acc: IRDLOperation, acc_scale: SSAValue, relu: bool, out_scale: SSAValue | None,
+              out_zero_point: SSAValue | None, out_type: QuantType | None, props: dict[str, Attribute]) -> None:
+        """Build from the accumulating op `acc` (its input, weight and bias operands)."""
+        shape = tensor_shape(acc.results[0])
+        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
+        if relu:
+            props = {**props, "relu": UnitAttr()}
+        x, zx, w, zw = acc.operands[:4]  # input, its zero-point, weight, its zero-point (both layer kinds)
+        bias = getattr(acc, "bias")
+        super().__init__(operands=[x, zx, w, zw, bias, acc_scale, out_scale, out_zero_point],
+                         result_types=[rt], properties=props)
 
 
 @irdl_op_definition
@@ -1185,13 +1203,8 @@ class QConv2dAccStreamOp(_AccStream):
 
     def __init__(self, acc: QConv2dAccOp, acc_scale: SSAValue, relu: bool, out_scale: SSAValue | None = None,
                  out_zero_point: SSAValue | None = None, out_type: QuantType | None = None) -> None:
-        shape = tensor_shape(acc.output)
-        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
-        props: dict[str, Attribute] = {"stride": acc.stride, "padding": acc.padding, "groups": acc.groups}
-        if relu:
-            props["relu"] = UnitAttr()
-        super().__init__(operands=[acc.input, acc.input_zero_point, acc.weight, acc.weight_zero_point, acc.bias,
-                                   acc_scale, out_scale, out_zero_point], result_types=[rt], properties=props)
+        self._init(acc, acc_scale, relu, out_scale, out_zero_point, out_type,
+                   {"stride": acc.stride, "padding": acc.padding, "groups": acc.groups})
 
     def verify_(self) -> None:
         _require_rank(self, "input", self.input, (4,))
@@ -1275,16 +1288,8 @@ class QConv2dGradInputStreamOp(IRDLOperation):
         if conv_output_hw(hw, (kh, kw), stride, padding) != (eh, ew):
             raise _err(self, f"output error shape {_fmt((n, o, eh, ew))} is not the conv output of an input "
                              f"{_fmt((n, c, *hw))} with weight {_fmt((wo, c, kh, kw))}")
-        if (self.output_scale is None) != (self.output_zero_point is None):
-            raise _err(self, "an output scale needs the output zero-point")
-        if self.output_scale is None:
-            _range(self, "result", self.output)
-            return
-        assert self.output_zero_point is not None
-        _scalar(self, "result scale", self.output_scale)
-        _zp(self, "result", self.output_zero_point)
-        _q8(self, "result", self.output)
-        if tuple(tensor_shape(self.output)) != (n, c, *hw):
+        _verify_stream_result(self, self.output_scale, self.output_zero_point, self.output)
+        if self.output_scale is not None and tuple(tensor_shape(self.output)) != (n, c, *hw):
             raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the input gradient "
                              f"{_fmt((n, c, *hw))}")
 

@@ -40,11 +40,10 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     TensorType,
-    UnitAttr,
     i32,
     i64,
 )
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
     VarConstraint,
@@ -651,14 +650,8 @@ class QConvTranspose2dAccStreamOp(_AccStream):
     def __init__(self, acc: QConvTranspose2dAccOp, acc_scale: SSAValue, relu: bool,
                  out_scale: SSAValue | None = None, out_zero_point: SSAValue | None = None,
                  out_type: QuantType | None = None) -> None:
-        shape = tensor_shape(acc.output)
-        rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
-        props: dict[str, Attribute] = {"stride": acc.stride, "padding": acc.padding,
-                                       "output_padding": acc.output_padding}
-        if relu:
-            props["relu"] = UnitAttr()
-        super().__init__(operands=[acc.input, acc.input_zero_point, acc.weight, acc.weight_zero_point, acc.bias,
-                                   acc_scale, out_scale, out_zero_point], result_types=[rt], properties=props)
+        self._init(acc, acc_scale, relu, out_scale, out_zero_point, out_type,
+                   {"stride": acc.stride, "padding": acc.padding, "output_padding": acc.output_padding})
 
     def verify_(self) -> None:
         _require_rank(self, "input", self.input, (4,))
