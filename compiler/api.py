@@ -232,7 +232,7 @@ def op_macs(op: Operation) -> int:
         n, o, oh, ow = shape(op.output)
         _, cg, kh, kw = shape(op.weight)
         return n * o * oh * ow * cg * kh * kw
-    if isinstance(op, qtrain.QConv2dGradInputOp):
+    if isinstance(op, qtrain.QConv2dGradInputOp | qtrain.QConv2dGradInputStreamOp):
         n, o, oh, ow = shape(op.output_grad)
         _, cg, kh, kw = shape(op.weight)
         return n * o * oh * ow * cg * kh * kw
@@ -276,14 +276,6 @@ def op_macs(op: Operation) -> int:
         oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), tuple(int(v) for v in op.stride.get_values()),
                                        tuple(int(v) for v in op.padding.get_values()))
         return n * o * oh * ow * c * kh * kw
-    if isinstance(op, qtrain.QConv2dGradInputStreamOp):
-        n, o, oh, ow = shape(op.output_grad)
-        _, c, kh, kw = shape(op.weight)
-        return n * o * oh * ow * c * kh * kw
-    if isinstance(op, qtrain.QConvTranspose2dAccStreamOp):
-        n, c, h, w = shape(op.input)
-        _, o, kh, kw = shape(op.weight)
-        return n * c * h * w * o * kh * kw
     if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight_grad)
@@ -294,7 +286,8 @@ def op_macs(op: Operation) -> int:
         assert wt is not None, f"{op.name}: {op.param} is not a qtrain.param"
         _, o, kh, kw = wt.get_shape()
         return n * c * h * w * o * kh * kw
-    if isinstance(op, qtrain.ConvTranspose2dOp | qtrain.QConvTranspose2dAccOp):  # each input element meets Cout*KH*KW taps
+    if isinstance(op, qtrain.ConvTranspose2dOp | qtrain.QConvTranspose2dAccOp
+                  | qtrain.QConvTranspose2dAccStreamOp):  # each input element meets Cout*KH*KW taps
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight)
         return n * c * h * w * o * kh * kw
