@@ -710,7 +710,7 @@ int32_t odtc_topk_count(const float *loss, const float *loss_max, float lambda_m
                         int32_t structures);
 /* The kk = clamp(*count, 1, o) structures (axis 1 of the error e [n, o, spatial],
  * e_storage ODTC_S8 / ODTC_U8) with the largest sum of |e - ze| (exact int64), ties to the
- * lower index: idx[0..kk) in increasing order, idx[kk..o) = -1. O(o^2) comparisons at most.
+ * lower index: idx[0..kk) in increasing order, idx[kk..o) = -1. O(o log max |e - ze| sum).
  * scratch: ODTC_TOPK_STRUCTURES_SCRATCH_BYTES. */
 void odtc_topk_structures(const void *e, int32_t e_storage, const int32_t *e_zero_point,
                           const int32_t *count, int32_t *idx, void *scratch,
