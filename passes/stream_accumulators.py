@@ -164,8 +164,9 @@ def _peak(fn: func.FuncOp, positions: list[int]) -> int:
 
 def choose(fn: func.FuncOp, candidates: list[int]) -> list[int]:
     """The candidates worth streaming: greedily, largest first, each one that lowers the
-    scheduled peak; if none alone does (the peak sits at several points), all of them,
-    then each dropped again unless the peak rises without it."""
+    scheduled peak; then, for a peak that sits at several points (where no single one
+    lowers it), the remaining ones together if that lowers it, each dropped again unless
+    the peak rises without it."""
     best = _peak(fn, [])
     chosen: list[int] = []
     for c in candidates:
@@ -181,7 +182,7 @@ def choose(fn: func.FuncOp, candidates: list[int]) -> list[int]:
                 without = [x for x in trial if x != c]
                 if _peak(fn, without) <= p:
                     trial = without
-            chosen, best = trial, _peak(fn, trial)
+            chosen = trial
     return sorted(chosen)
 
 
