@@ -313,6 +313,26 @@ def test_streamed_accumulators_change_nothing_but_memory(u8_builds, tmp_path: Pa
     assert (ms["macs_forward"], ms["macs_backward"]) == (mp["macs_forward"], mp["macs_backward"])
 
 
+def test_checkpoint_budget_judges_the_scheduled_streamed_step(tmp_path: Path) -> None:
+    """qtrain-insert-checkpoints on the paper's VAE, u8 with streamed accumulators: the step
+    reaches its 19.7 kB only in qtrain-schedule's order (its own order and the best
+    recomputation the pass models are higher), so a budget of exactly that compiles with
+    nothing recomputed beyond the streaming, and one byte less fails naming it."""
+    base = {"train": {"loss": "elbo", "learning_rate": 0.0005}, "quantize": {"scheme": "u8-asym"}}
+    stream = {"stream_accumulator_bytes": 8192}
+    api.compile_model(_example().vae(), config_from_dict({**base, "memory": stream}), tmp_path / "free", "host")
+    free = json.loads((tmp_path / "free" / "memory.json").read_text())
+    bound = free["lower_bound_bytes"]
+    cfg = config_from_dict({**base, "memory": {**stream, "budget_bytes": bound}})
+    api.compile_model(_example().vae(), cfg, tmp_path / "tight", "host")
+    tight = json.loads((tmp_path / "tight" / "memory.json").read_text())
+    assert (tight["lower_bound_bytes"], tight["arena_bytes"], tight["macs_recompute"]) == (
+        bound, free["arena_bytes"], free["macs_recompute"])
+    with pytest.raises(api.CompileError, match=f"smallest feasible peak is {bound} bytes .*qtrain-schedule's order"):
+        api.compile_model(_example().vae(), config_from_dict({**base, "memory": {**stream, "budget_bytes": bound - 1}}),
+                          tmp_path / "over", "host")
+
+
 @pytest.mark.arm
 @pytest.mark.skipif(not toolchain_available(), reason="arm-none-eabi-gcc (newlib) and qemu-system-arm are not installed")
 def test_u8_cortex_m4_bit_identical_to_host(u8_builds, tmp_path: Path) -> None:
