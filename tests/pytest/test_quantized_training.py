@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xdsl.dialects import func
 
 from odtc.compiler import api, builder
 from odtc.compiler.config import config_from_dict
@@ -95,12 +96,23 @@ def test_u8_training_loss_falls(tmp_path: Path) -> None:
 def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
     build = tmp_path / case
     api.compile_model(cnn(), cfg(*CASES[case]), build, "host")
+    outputs: dict[str, list[np.ndarray]] = {"c": [], "interpreter": []}
+    probe = load_dataset("mnist").x_test[:16]
     if "stream" in case:
-        names = {o.name for o in api.parse_module((build / "train_step.mlir").read_text()).walk()}
+        planned = api.parse_module((build / "train_step.mlir").read_text())
+        names = {o.name for o in planned.walk()}
         assert {"qtrain.qconv2d_acc_stream", "qtrain.qconv2d_grad_input_stream"} <= names
+        # inference too: one requantizing streamed op per conv, no int32 accumulator
+        fwd = next(f for f in planned.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "forward")
+        fwd_names = [o.name for o in fwd.walk()]
+        assert fwd_names.count("qtrain.qconv2d_acc_stream") == 2 and "qtrain.qconv2d_acc" not in fwd_names
     ds = load_dataset("mnist").limited(60)
-    c = api.train(build, ds, backend="c", seed=1)
-    i = api.train(build, ds, backend="interpreter", seed=1)
+
+    def record(backend: str):
+        return lambda infer: outputs[backend].extend(infer(x.reshape(1, 1, 28, 28)) for x in probe)
+
+    c = api.train(build, ds, backend="c", seed=1, on_trained=record("c"))
+    i = api.train(build, ds, backend="interpreter", seed=1, on_trained=record("interpreter"))
     assert len(c.losses) == len(i.losses) == 60
     if case == "mixed":
         # f32 errors: the backward is float, where the C (f32 sums) and the reference (f64
@@ -121,6 +133,9 @@ def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
             err_msg=name,
         )
     assert c.test_accuracy == i.test_accuracy
+    # the trained model's outputs (odtc_infer against the interpreter's @forward)
+    assert np.asarray(outputs["c"], np.float32).view(np.uint32).tolist() == \
+        np.asarray(outputs["interpreter"], np.float32).view(np.uint32).tolist()
     # the losses actually move (a trajectory, not a constant)
     assert len({round(x, 6) for x in c.losses}) > 30
 

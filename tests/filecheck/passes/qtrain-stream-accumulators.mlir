@@ -6,6 +6,8 @@
 // gone; the rest of the step is untouched.
 //
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize,qtrain-stream-accumulators{all=true}' | filecheck %s
+// An inference function's accumulators (a stored output scale, no minmax) become the one
+// requantizing streamed op.
 // By default only what lowers the step's peak (after qtrain-schedule) is streamed: here conv's
 // forward accumulator and conv2's input gradient (the step's arena: 552 B unstreamed, 416 B
 // with these two or with all three), not conv2's forward one.
@@ -34,10 +36,16 @@ func.func @forward(%x: tensor<1x1x8x8xf32>) -> tensor<1x2xf32> {
   func.return %y : tensor<1x2xf32>
 }
 
-// Inference requantizes with the tracked range and observes none: not streamed.
+// Inference requantizes to the stored range and observes none: one streamed op per layer,
+// the requantizing form alone (no range pass, no MACs added), relu folded in.
 // CHECK-LABEL: func.func @forward
-// CHECK:       "qtrain.qconv2d_acc"
-// CHECK-NOT:   qtrain.qconv2d_acc_stream
+// CHECK:       qtrain.load @act.conv.range
+// CHECK-NEXT:  %[[FS:[0-9]+]] = qtrain.range_scale %{{[0-9]+}} for <ui8, asym>
+// CHECK-NEXT:  %[[FZ:[0-9]+]] = qtrain.range_zero_point
+// CHECK-NEXT:  %[[FA:[0-9]+]] = "qtrain.qconv2d_acc_stream"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %b, %{{[0-9]+}}, %[[FS]], %[[FZ]]) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, relu, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1>}> {{.*}} -> tensor<1x4x4x4x!qtrain.q<ui8, asym>>
+// CHECK:       "qtrain.qconv2d_acc_stream"(%[[FA]], %[[FZ]], {{.*}} -> tensor<1x2x4x4x!qtrain.q<ui8, asym>>
+// CHECK-NOT:   qtrain.minmax
+// CHECK-NOT:   "qtrain.qconv2d_acc"(
 // CHECK-LABEL: func.func @train_step
 // The first pass: the range of relu(acc) (the accumulator scale %[[SACC]] is the bias's too).
 // CHECK:       %[[SACC:[0-9]+]] = qtrain.scale_mul
@@ -77,6 +85,10 @@ func.func @forward(%x: tensor<1x1x8x8xf32>) -> tensor<1x2xf32> {
 // MIN-NEXT:    qtrain.minmax
 // MIN:         "qtrain.qconv2d_grad_input_stream"
 
+// Inference is streamed only where its peak is the module's largest: not here.
+// PEAK-LABEL:  func.func @forward
+// PEAK:        "qtrain.qconv2d_acc"
+// PEAK-NOT:    qtrain.qconv2d_acc_stream
 // PEAK-LABEL:  func.func @train_step
 // PEAK:        "qtrain.qconv2d_acc_stream"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %b, %{{[0-9]+}}) <{stride = array<i64: 2, 2>
 // PEAK:        "qtrain.qconv2d_acc"(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}) <{stride = array<i64: 1, 1>
