@@ -46,8 +46,10 @@ def main() -> int:
     ds = load_dataset(args.data)
 
     vae_build = out / "vae"
+    # u8 phase 1: every activation on its own sample's range (alpha_a = 1.0, see examples/vae_u8.toml)
+    vae_quant = {**quant, "quantize": {**quant["quantize"], "alpha_a": 1.0}} if args.u8 else quant
     res = api.compile_model(example.vae(), config_from_dict({"train": {"loss": "elbo", "learning_rate": 0.0005},
-                                                             **quant}), vae_build, "host")
+                                                             **vae_quant}), vae_build, "host")
     print(f"phase 1: VAE compiled -> {vae_build}/ (RAM {res.memory['ram_bytes']} B: arena "
           f"{res.memory['arena_bytes']} B, weights {res.memory['trainable_weights_bytes']} B)")
     shown = ds.x_test[:10]
