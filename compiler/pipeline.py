@@ -97,7 +97,7 @@ def pipeline_string(cfg: Config) -> str:
     # between pruning and scheduling, when a memory budget is set:
     if cfg.memory.budget_bytes:
         passes.append("qtrain-fuse-updates{recompute=true}")
-        passes.append(f"qtrain-insert-checkpoints{{budget-bytes={cfg.memory.budget_bytes}}}")
+        passes.append(f"qtrain-insert-checkpoints{{budget-bytes={cfg.memory.budget_bytes} fuse=true}}")
     else:
         passes.append("qtrain-fuse-updates")
     passes += [

@@ -27,10 +27,13 @@ recomputed elements.
 
 Orders. If the function meets the budget as it is (in-place buffers counted as the driver's
 `qtrain-bufferize{inplace=true}` does), nothing changes; if it meets it in qtrain-schedule's
-order (with schedule-base), it is put in that order and nothing is recomputed (the model
-below does not know in-place buffers, so for a quantized step with streamed accumulators it
-can lie far above: the paper's VAE, u8, is 19,704 B scheduled against a modelled best of
-25,136 B). Otherwise the search
+order (with schedule-base), or — with `fuse=true`, the driver's setting — after plain
+qtrain-fuse-updates (the driver fuses in recompute mode before this pass, which leaves some
+gradients unfused), in either order, the smallest of those is applied and nothing is
+recomputed (the model below does not know in-place buffers, so for a quantized step with
+streamed accumulators it can lie far above: the paper's VAE, u8, is 19,704 B scheduled
+against a modelled best of 25,136 B; the MNIST CNN fp32 step is 18,824 B plainly fused
+against 20,296 B). Otherwise the search
 starts from the function's order with every optimizer update moved right after the op
 completing its gradient (and after every reader of the parameter's loaded value), and
 from qtrain-schedule's order of it (which also delays a large weight gradient until the
@@ -65,7 +68,7 @@ Search.
     MAC recomputed until the budget holds: feasible, not necessarily optimal.
   An infeasible budget fails with the smallest peak found (exact for chains and when the
   program finishes; otherwise the best of recomputing everything, FRESH or RETAIN), or the
-  in-place peak of the step as it is or as scheduled where that is smaller.
+  in-place peak of one of the no-recomputation variants above where that is smaller.
 
 `strategy=sqrt` keeps about sqrt(L) evenly spaced checkpoints of the L candidates and
 recomputes the segments between them once (RETAIN); the budget, if given, is only checked.
@@ -95,6 +98,7 @@ from odtc.dialects import qtrain
 from odtc.passes.bufferize import ALIASING, bufferize_function, scratch_bytes, written_symbols
 from odtc.passes.plan_buffers import buffers_of, lower_bound
 from odtc.passes.prune_frozen_backward import LOSSES, SIDE_EFFECTS, annotate_saved, tensor_bytes
+from odtc.passes.fuse_updates import fuse_block
 from odtc.passes.schedule import schedule_block
 
 NAME = "qtrain-insert-checkpoints"
@@ -914,15 +918,23 @@ def _real_peak(fn: func.FuncOp, inplace: bool = False) -> int:
     return lower_bound(buffers_of(clone), ALIGNMENT)
 
 
-def _scheduled_peak(fn: func.FuncOp) -> int:
-    """The in-place peak of `fn` in qtrain-schedule's order (on a copy beside `fn`, so that
-    symbol lookups still resolve)."""
+def _apply_variant(block: Block, fuse: bool, sched: bool) -> None:
+    if fuse:
+        fuse_block(block)
+    if sched:
+        schedule_block(block, ALIGNMENT)
+
+
+def _variant_peak(fn: func.FuncOp, fuse: bool, sched: bool) -> int:
+    """The in-place peak of `fn` after plain qtrain-fuse-updates (`fuse`) and in
+    qtrain-schedule's order (`sched`), on a copy beside `fn` (so that symbol lookups still
+    resolve)."""
     clone = fn.clone()
     parent = fn.parent_block()
     assert parent is not None
     parent.insert_op_after(clone, fn)
     try:
-        schedule_block(clone.body.block, ALIGNMENT)
+        _apply_variant(clone.body.block, fuse, sched)
         bufferize_function(clone, True)
         return lower_bound(buffers_of(clone), ALIGNMENT)
     finally:
@@ -983,10 +995,6 @@ def base_orders(fn: func.FuncOp, schedule_base: bool = True) -> list[tuple[str, 
     ops = list(fn.body.block.ops)
     out = [("hoisted", hoisted_order(ops))]
     if not schedule_base:
-        return out
-    try:
-        from odtc.passes.schedule import schedule_block
-    except ImportError:  # pragma: no cover - the scheduler ships with odtc
         return out
     clone = fn.clone()
     back = dict(zip(clone.body.block.ops, ops))
@@ -1115,6 +1123,9 @@ class InsertCheckpointsPass(ModulePass):
     """Peak bytes to fit (the memory report's lower_bound_bytes); 0: no budget."""
     strategy: str = "budget"
     """budget: fewest MACs within budget-bytes; sqrt: about sqrt(L) checkpoints; none: off."""
+    fuse: bool = False
+    """Where nothing has to be recomputed, plain qtrain-fuse-updates may be applied (the
+    driver sets it: it fuses in recompute mode before this pass)."""
     schedule_base: bool = True
     """Also search from qtrain-schedule's order (false: only from the function's own order
     with the updates hoisted, which keeps the result independent of the scheduler)."""
@@ -1137,24 +1148,34 @@ class InsertCheckpointsPass(ModulePass):
         if self.strategy == "budget" and as_is <= self.budget_bytes:
             _no_recompute(fn, as_is)
             return
-        # The same for qtrain-schedule's order (with schedule-base): a quantized step with
-        # streamed accumulators, for one, fits far lower once its ops are reordered than
-        # either its own order or the model's best recomputation (VAE u8: 19,704 B against
-        # 25,136 B). Recomputing nothing is the fewest MACs, so that order is taken.
-        sched = _scheduled_peak(fn) if self.schedule_base else None
-        if self.strategy == "budget" and sched is not None and sched <= self.budget_bytes:
-            schedule_block(fn.body.block, ALIGNMENT)
-            _no_recompute(fn, sched)
-            return
+        # Other ways to fit with nothing recomputed (the fewest MACs), the smallest peak taken:
+        # qtrain-schedule's order (with schedule-base) — a quantized step with streamed
+        # accumulators fits far lower reordered than in its own order or with the model's best
+        # recomputation (VAE u8: 19,704 B against 25,136 B) — and, with `fuse`, plain
+        # qtrain-fuse-updates, which the driver runs in recompute mode before this pass: that
+        # mode leaves a gradient unfused that plain fusion fuses when nothing is recomputed
+        # (MNIST CNN fp32: 18,824 B against 20,296 B).
+        variants = [(fuse, sched) for fuse in (False, True) for sched in (False, True) if fuse or sched]
+        variants = [v for v in variants if (self.fuse or not v[0]) and (self.schedule_base or not v[1])]
+        peaks = {v: _variant_peak(fn, *v) for v in variants}
+        if self.strategy == "budget":
+            fitting = sorted((p, i) for i, (v, p) in enumerate(peaks.items()) if p <= self.budget_bytes)
+            if fitting:
+                fuse, sched = variants[fitting[0][1]]
+                _apply_variant(fn.body.block, fuse, sched)
+                _no_recompute(fn, fitting[0][0])
+                return
         try:
             choice = choose(fn, self.strategy, self.budget_bytes, self.schedule_base)
         except PassFailedException as exc:
             least = re.search(r"the smallest feasible peak is (\d+) bytes", str(exc))
-            best, how = min((as_is, ""), (sched if sched is not None else as_is, " in qtrain-schedule's order"))
+            best, v = min([(as_is, (False, False))] + [(p, v) for v, p in peaks.items()])
+            how = ", ".join(w for w, on in (("plain qtrain-fuse-updates", v[0]), ("in qtrain-schedule's order", v[1]))
+                            if on)
             if least is not None and best < int(least.group(1)):
                 raise _fail(
                     f"budget {self.budget_bytes} bytes is infeasible; the smallest feasible peak is {best} bytes "
-                    f"(no recomputation, with in-place buffers{how})"
+                    f"(no recomputation, with in-place buffers{', ' + how if how else ''})"
                 ) from None
             raise
         block = fn.body.block

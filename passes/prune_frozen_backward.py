@@ -12,6 +12,10 @@ a model input the backward reads is counted in `qtrain.saved_input_bytes`.
     %dx = qtrain.conv2d_grad_input %dy, %w ...     (no trainable layer below: erased)
     %dw = qtrain.conv2d_grad_weight %x, %dy ...    (frozen weight, no update reads it: erased)
     %y = qtrain.relu %h {qtrain.saved_bytes = 98 : i64}   (only relu_grad reads it: a mask)
+
+`@forward` (inference, `odtc_infer`) gets the same dead-code elimination, after each
+step-less `qtrain.reparameterize` (inference: z = mu) is replaced by its mean: a VAE's
+log-variance head, which only the sample reads, is not computed at inference.
 """
 
 from dataclasses import dataclass
@@ -83,6 +87,26 @@ def saved_values(fn: func.FuncOp) -> dict[SSAValue, int]:
     return saved
 
 
+def eliminate_dead(block: Block) -> None:
+    """Erase every op that contributes to no state change, update or return."""
+    live: set[Operation] = set()
+    for o in reversed(list(block.ops)):
+        if isinstance(o, SIDE_EFFECTS) or any(u.operation in live for r in o.results for u in r.uses):
+            live.add(o)
+    for o in reversed(list(block.ops)):
+        if o not in live:
+            Rewriter.erase_op(o)
+
+
+def simplify_inference(fn: func.FuncOp) -> None:
+    """z = mu for every step-less reparameterize of `fn`, then dead-code elimination."""
+    for o in list(fn.body.block.ops):
+        if isinstance(o, qtrain.ReparameterizeOp) and o.step is None:
+            o.output.replace_all_uses_with(o.mu)
+            Rewriter.erase_op(o)
+    eliminate_dead(fn.body.block)
+
+
 def annotate_saved(fn: func.FuncOp) -> dict[SSAValue, int]:
     """(Re)write the saved-set annotation: `qtrain.saved_bytes` on each saved value's op,
     the total as `qtrain.saved_activation_bytes` and the model inputs' share as
@@ -123,13 +147,10 @@ class PruneFrozenBackwardPass(ModulePass):
                 f"qtrain-prune-frozen-backward: no @{self.function} (run qtrain-autodiff first)"
             )
         block = fn.body.block
-        live: set[Operation] = set()
-        for o in reversed(list(block.ops)):
-            if isinstance(o, SIDE_EFFECTS) or any(u.operation in live for r in o.results for u in r.uses):
-                live.add(o)
-        for o in reversed(list(block.ops)):
-            if o not in live:
-                Rewriter.erase_op(o)
+        eliminate_dead(block)
+        forward = next((o for o in op.ops if isinstance(o, func.FuncOp) and o.sym_name.data == "forward"), None)
+        if forward is not None:
+            simplify_inference(forward)
         if not any(isinstance(o, SIDE_EFFECTS[:-1]) for o in block.ops):
             raise PassFailedException(
                 f"qtrain-prune-frozen-backward: @{self.function} updates nothing (no trainable parameter)"

@@ -199,7 +199,7 @@ def test_pipeline_places_schedule_and_checkpoints() -> None:
     assert "qtrain-insert-checkpoints" not in passes
     budget = [p for p in pipeline_string(config_from_dict({"memory": {"budget_bytes": 32768}})).split(",")]
     names = [p.split("{")[0] for p in budget]
-    assert budget[names.index("qtrain-insert-checkpoints")] == "qtrain-insert-checkpoints{budget-bytes=32768}"
+    assert budget[names.index("qtrain-insert-checkpoints")] == "qtrain-insert-checkpoints{budget-bytes=32768 fuse=true}"
     assert names.index("qtrain-prune-frozen-backward") < names.index("qtrain-insert-checkpoints") < names.index("qtrain-schedule")
 
 

@@ -15,6 +15,11 @@
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints{budget-bytes=520 schedule-base=false}' | filecheck %s --match-full-lines
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints{strategy=sqrt}' | filecheck %s --match-full-lines --check-prefix=SQRT
 //
+// `fuse=true` (the driver's setting) may apply plain qtrain-fuse-updates where that meets the
+// budget with nothing recomputed: checked on chunk (b), and its smallest peak then counts.
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints{budget-bytes=60 fuse=true schedule-base=false}' | filecheck %s --match-full-lines --check-prefix=FUSE
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints{budget-bytes=50 fuse=true schedule-base=false}' 2>&1 | filecheck %s --check-prefix=FUSEMIN
+//
 // Without a budget (and with strategy=none) the pass does nothing, not even annotate.
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints' | filecheck %s --match-full-lines --check-prefix=OFF
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-insert-checkpoints{budget-bytes=520 strategy=none}' | filecheck %s --match-full-lines --check-prefix=OFF
@@ -168,6 +173,17 @@ func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT:     qtrain.sgd_update @n.fc2.weight, %[[G2]] lr 1.000000e-02 : tensor<2x4xf32>
 // CHECK-NEXT:     func.return %loss : tensor<f32>
 // CHECK-NEXT:   }
+//
+// With fuse=true and a 60 B budget (120 B as it is, 88 B the smallest recomputation): both
+// weight gradients fused into their updates, 56 B, nothing recomputed.
+// FUSE-LABEL:  func.func @train_step(%input: tensor<1x4xf32>, %target: tensor<1xi32>) -> tensor<f32> attributes {qtrain.saved_activation_bytes = 44 : i64, qtrain.saved_input_bytes = 20 : i64, qtrain.recompute_macs = 0 : i64, qtrain.peak_estimate_bytes = 56 : i64} {
+// FUSE:         %[[FDY:[0-9]+]] = qtrain.softmax_cross_entropy_grad %y, %target : (tensor<1x2xf32>, tensor<1xi32>) -> tensor<1x2xf32>
+// FUSE-NEXT:    %[[FDA:[0-9]+]] = qtrain.dense_grad_input %[[FDY]], %w2 : (tensor<1x2xf32>, tensor<2x4xf32>) -> tensor<1x4xf32>
+// FUSE-NEXT:    qtrain.dense_grad_weight_sgd @n.fc2.weight, %a, %[[FDY]] lr 1.000000e-02 : tensor<1x4xf32>, tensor<1x2xf32>
+// FUSE-NEXT:    %[[FDH:[0-9]+]] = qtrain.relu_grad %[[FDA]], %a : tensor<1x4xf32>
+// FUSE-NEXT:    qtrain.dense_grad_weight_sgd @n.fc1.weight, %input, %[[FDH]] lr 1.000000e-02 : tensor<1x4xf32>, tensor<1x4xf32>
+// FUSE-NEXT:    func.return %loss : tensor<f32>
+// FUSEMIN:      qtrain-insert-checkpoints: budget 50 bytes is infeasible; the smallest feasible peak is 56 bytes (no recomputation, with in-place buffers, plain qtrain-fuse-updates)
 
 // -----
 

@@ -14,6 +14,9 @@
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward{report=true}' 2>&1 >/dev/null | filecheck %s --check-prefix=REPORT
 // Without qtrain-autodiff the pass has no @train_step to work on (the first chunk fails so).
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p qtrain-prune-frozen-backward | filecheck %s --match-full-lines --check-prefix=ALONE
+// @forward (inference) loses what its result does not need: a VAE's step-less sample is its
+// mean (z = mu), so the log-variance head goes (checked on the last chunk, trained with elbo).
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{loss=elbo},qtrain-prune-frozen-backward' | filecheck %s --check-prefix=INFER
 
 // ==== (a) full training: nothing to prune ========================================================
 //
@@ -237,3 +240,34 @@ func.func @train_step(%x: tensor<1x2xf32>, %t: tensor<1xi32>) -> tensor<f32> {
 }
 // CHECK: qtrain-autodiff: no function @forward to differentiate
 // ALONE: qtrain-prune-frozen-backward: @train_step updates nothing (no trainable parameter)
+
+// -----
+
+// ==== inference: z = mu, no log-variance head =====================================================
+
+qtrain.param @vae.mu.weight trainable : tensor<2x4xf32> = dense<0.25> : tensor<2x4xf32>
+qtrain.param @vae.lv.weight trainable : tensor<2x4xf32> = dense<-0.5> : tensor<2x4xf32>
+qtrain.param @vae.fc.weight trainable : tensor<4x2xf32> = dense<0.125> : tensor<4x2xf32>
+func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %wm = qtrain.load @vae.mu.weight : tensor<2x4xf32>
+  %mu = qtrain.dense %x, %wm : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  %wl = qtrain.load @vae.lv.weight : tensor<2x4xf32>
+  %lv = qtrain.dense %x, %wl : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  %z = qtrain.reparameterize %mu, %lv seed 3 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  %wf = qtrain.load @vae.fc.weight : tensor<4x2xf32>
+  %l = qtrain.dense %z, %wf : (tensor<1x2xf32>, tensor<4x2xf32>) -> tensor<1x4xf32>
+  %y = qtrain.sigmoid %l : tensor<1x4xf32>
+  func.return %y : tensor<1x4xf32>
+}
+// INFER-LABEL: func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+// INFER-NEXT:    %wm = qtrain.load @vae.mu.weight : tensor<2x4xf32>
+// INFER-NEXT:    %mu = qtrain.dense %x, %wm : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+// INFER-NEXT:    %wf = qtrain.load @vae.fc.weight : tensor<4x2xf32>
+// INFER-NEXT:    %l = qtrain.dense %mu, %wf : (tensor<1x2xf32>, tensor<4x2xf32>) -> tensor<1x4xf32>
+// INFER-NEXT:    %y = qtrain.sigmoid %l : tensor<1x4xf32>
+// INFER-NEXT:    func.return %y : tensor<1x4xf32>
+// INFER-NEXT:  }
+// The training step still samples, from both heads.
+// INFER-LABEL: func.func @train_step
+// INFER:         qtrain.dense %input, %wl
+// INFER:         qtrain.reparameterize
