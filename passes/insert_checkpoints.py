@@ -32,7 +32,7 @@ qtrain-fuse-updates (the driver fuses in recompute mode before this pass, which 
 gradients unfused), in either order, the smallest of those is applied and nothing is
 recomputed (the model below does not know in-place buffers, so for a quantized step with
 streamed accumulators it can lie far above: the paper's VAE, u8, is 19,704 B scheduled
-against a modelled best of 25,136 B; the MNIST CNN fp32 step is 18,824 B plainly fused
+against a modelled best of 25,112 B; the MNIST CNN fp32 step is 18,824 B plainly fused
 against 20,296 B). Otherwise the search
 starts from the function's order with every optimizer update moved right after the op
 completing its gradient (and after every reader of the parameter's loaded value), and
@@ -96,7 +96,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from odtc.dialects import qtrain
 from odtc.passes.bufferize import ALIASING, bufferize_function, scratch_bytes, written_symbols
-from odtc.passes.plan_buffers import buffers_of, lower_bound
+from odtc.passes.plan_buffers import bound_of_copy, buffers_of, lower_bound
 from odtc.passes.prune_frozen_backward import LOSSES, SIDE_EFFECTS, annotate_saved, tensor_bytes
 from odtc.passes.fuse_updates import fuse_block
 from odtc.passes.schedule import schedule_block
@@ -927,18 +927,8 @@ def _apply_variant(block: Block, fuse: bool, sched: bool) -> None:
 
 def _variant_peak(fn: func.FuncOp, fuse: bool, sched: bool) -> int:
     """The in-place peak of `fn` after plain qtrain-fuse-updates (`fuse`) and in
-    qtrain-schedule's order (`sched`), on a copy beside `fn` (so that symbol lookups still
-    resolve)."""
-    clone = fn.clone()
-    parent = fn.parent_block()
-    assert parent is not None
-    parent.insert_op_after(clone, fn)
-    try:
-        _apply_variant(clone.body.block, fuse, sched)
-        bufferize_function(clone, True)
-        return lower_bound(buffers_of(clone), ALIGNMENT)
-    finally:
-        parent.erase_op(clone)
+    qtrain-schedule's order (`sched`); `fn` itself is unchanged."""
+    return bound_of_copy(fn, lambda clone: _apply_variant(clone.body.block, fuse, sched), ALIGNMENT)
 
 
 def _no_recompute(fn: func.FuncOp, peak: int) -> None:
@@ -1093,7 +1083,9 @@ def _least_choice(graphs: list[Graph]) -> Choice:
 
 
 def smallest_feasible_peak(fn: func.FuncOp, schedule_base: bool = True) -> int:
-    """The smallest budget the pass accepts for `fn` (its own order counts too)."""
+    """The smallest budget the recomputation search accepts for `fn` (its own order counts
+    too). The pass may accept a smaller one where the step meets it with nothing recomputed,
+    in place in qtrain-schedule's order or (fuse=true) after plain update fusion."""
     args = list(fn.body.block.args)
     as_is = Graph(list(fn.body.block.ops), args).evaluate({}).peak
     least = _least_choice([Graph(order, args) for _, order in base_orders(fn, schedule_base)])
@@ -1151,7 +1143,7 @@ class InsertCheckpointsPass(ModulePass):
         # Other ways to fit with nothing recomputed (the fewest MACs), the smallest peak taken:
         # qtrain-schedule's order (with schedule-base) — a quantized step with streamed
         # accumulators fits far lower reordered than in its own order or with the model's best
-        # recomputation (VAE u8: 19,704 B against 25,136 B) — and, with `fuse`, plain
+        # recomputation (VAE u8: 19,704 B against 25,112 B) — and, with `fuse`, plain
         # qtrain-fuse-updates, which the driver runs in recompute mode before this pass: that
         # mode leaves a gradient unfused that plain fusion fuses when nothing is recomputed
         # (MNIST CNN fp32: 18,824 B against 20,296 B).

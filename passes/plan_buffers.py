@@ -108,6 +108,24 @@ def lower_bound(buffers: list[Buffer], alignment: int) -> int:
     return best
 
 
+def bound_of_copy(fn: func.FuncOp, transform: Callable[[func.FuncOp], object], alignment: int) -> int:
+    """The lower bound `fn` would have after `transform` and qtrain-bufferize{inplace=true},
+    measured on a copy placed beside `fn` (so that symbol lookups, e.g. the scratch sizes of
+    fused updates, still resolve) and removed again: `fn` is unchanged."""
+    from odtc.passes.bufferize import bufferize_function  # bufferize does not import this module
+
+    clone = fn.clone()
+    parent = fn.parent_block()
+    assert parent is not None
+    parent.insert_op_after(clone, fn)
+    try:
+        transform(clone)
+        bufferize_function(clone, True)
+        return lower_bound(buffers_of(clone), alignment)
+    finally:
+        parent.erase_op(clone)
+
+
 def greedy_by_size(buffers: list[Buffer], alignment: int) -> dict[Buffer, int]:
     """TFLite Micro's planner: largest first, each at the lowest offset that clears every
     time-overlapping buffer already placed. One of plan_offsets's candidates, and the

@@ -58,8 +58,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from odtc.dialects import qtrain as qt
-from odtc.passes.bufferize import bufferize_function
-from odtc.passes.plan_buffers import buffers_of, lower_bound
+from odtc.passes.plan_buffers import bound_of_copy
 from odtc.passes.schedule import schedule_block
 
 NAME = "qtrain-stream-accumulators"
@@ -158,19 +157,13 @@ def _stream(fn: func.FuncOp, positions: list[int]) -> None:
 
 def _peak(fn: func.FuncOp, positions: list[int]) -> int:
     """The step's memory lower bound after qtrain-schedule and qtrain-bufferize, with the
-    accumulators at `positions` streamed (computed on a copy placed beside `fn`, so that
-    symbol lookups — scratch sizes of the fused updates — still resolve)."""
-    clone = fn.clone()
-    parent = fn.parent_block()
-    assert parent is not None
-    parent.insert_op_after(clone, fn)
-    try:
+    accumulators at `positions` streamed (`fn` itself is unchanged)."""
+
+    def streamed(clone: func.FuncOp) -> None:
         _stream(clone, positions)
         schedule_block(clone.body.block, ALIGNMENT)
-        bufferize_function(clone, inplace=True)
-        return lower_bound(buffers_of(clone), ALIGNMENT)
-    finally:
-        parent.erase_op(clone)
+
+    return bound_of_copy(fn, streamed, ALIGNMENT)
 
 
 def choose(fn: func.FuncOp, candidates: list[int], floor: int = 0) -> list[int]:
