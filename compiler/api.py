@@ -271,11 +271,11 @@ def op_macs(op: Operation) -> int:
         rows, cg, kh, kw = shape(op.weight_grad)
         return n * rows * oh * ow * cg * kh * kw
     if isinstance(op, qtrain.QConv2dAccStreamOp):
-        n, c, h, w = shape(op.input)
-        o, _, kh, kw = shape(op.weight)
+        n, _, h, w = shape(op.input)
+        o, cg, kh, kw = shape(op.weight)
         oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), tuple(int(v) for v in op.stride.get_values()),
                                        tuple(int(v) for v in op.padding.get_values()))
-        return n * o * oh * ow * c * kh * kw
+        return n * o * oh * ow * cg * kh * kw
     if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight_grad)

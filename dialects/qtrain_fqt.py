@@ -404,6 +404,183 @@ class AccReluOp(IRDLOperation):
 
 
 @irdl_op_definition
+class ScaleDivOp(IRDLOperation):
+    """f32(s / f32(divisor)): the scale of a sum of `divisor` values read as their mean
+    (global average pool). `%s2 = qtrain.scale_div %s by 64 : (tensor<f32>) -> tensor<f32>`"""
+
+    name = "qtrain.scale_div"
+    input = operand_def(TensorType)
+    divisor = prop_def(IntegerAttr[I64])
+    output = result_def(TensorType)
+    assembly_format = "$input `by` $divisor attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, s: SSAValue, divisor: int) -> None:
+        super().__init__(operands=[s], result_types=[_tensor(())], properties={"divisor": IntegerAttr(divisor, i64)})
+
+    def verify_(self) -> None:
+        _scalar(self, "input", self.input)
+        _scalar(self, "result", self.output)
+        if self.divisor.value.data < 1:
+            raise _err(self, f"divisor must be at least 1, got {self.divisor.value.data}")
+
+
+@irdl_op_definition
+class AccRelu6Op(IRDLOperation):
+    """relu6 on an accumulator: clamp(acc, 0, floorf(6 / s)) with s its scale (fqt.relu6_acc).
+
+    `%r = qtrain.acc_relu6 %acc scale %s : (tensor<...>, tensor<f32>) -> tensor<...>`"""
+
+    name = "qtrain.acc_relu6"
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input `scale` $scale attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, x: SSAValue, scale: SSAValue) -> None:
+        super().__init__(operands=[x, scale], result_types=[x.type])
+
+    def verify_(self) -> None:
+        _require_acc(self, "input", self.input)
+        _scalar(self, "scale", self.scale)
+        if self.input.type != self.output.type:
+            raise _err(self, "result type must equal the input type")
+
+
+class _QAddBase(IRDLOperation):
+    # (operands are declared in each op: IRDL orders a subclass's own definitions first)
+
+    def _verify_operands(self) -> None:
+        _q8(self, "lhs", self.lhs)
+        _q8(self, "rhs", self.rhs)
+        _scalar(self, "lhs scale", self.lhs_scale)
+        _scalar(self, "rhs scale", self.rhs_scale)
+        _zp(self, "lhs", self.lhs_zero_point)
+        _zp(self, "rhs", self.rhs_zero_point)
+        if tensor_shape(self.lhs) != tensor_shape(self.rhs):
+            raise _err(self, f"operand shapes {_fmt(tensor_shape(self.lhs))} and {_fmt(tensor_shape(self.rhs))} "
+                             "differ")
+
+
+@irdl_op_definition
+class QAddRangeOp(_QAddBase):
+    """Observed real range of the sum of two quantized tensors (fqt.qadd_range), computed
+    element by element without storing the sum.
+
+    `%r = qtrain.qadd_range %a[%sa, %za], %b[%sb, %zb] : (...) -> tensor<2xf32>`"""
+
+    name = "qtrain.qadd_range"
+    lhs = operand_def(TensorType)
+    lhs_scale = operand_def(TensorType)
+    lhs_zero_point = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    rhs_scale = operand_def(TensorType)
+    rhs_zero_point = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = (
+        "$lhs `[` $lhs_scale `,` $lhs_zero_point `]` `,` $rhs `[` $rhs_scale `,` $rhs_zero_point `]` attr-dict "
+        "`:` functional-type(operands, results)"
+    )
+
+    def __init__(self, a: SSAValue, sa: SSAValue, za: SSAValue, b: SSAValue, sb: SSAValue, zb: SSAValue) -> None:
+        super().__init__(operands=[a, sa, za, b, sb, zb], result_types=[_tensor((2,))])
+
+    def verify_(self) -> None:
+        self._verify_operands()
+        _range(self, "result", self.output)
+
+
+@irdl_op_definition
+class QAddOp(_QAddBase):
+    """The sum of two quantized tensors quantized to (s, z) (fqt.qadd): the residual add,
+    and the sum of the two errors of a value used twice.
+
+    `%y = qtrain.qadd %a[%sa, %za], %b[%sb, %zb] -> [%s, %z] : (...) -> tensor<1x8x32x32x!qtrain.q<ui8, asym>>`"""
+
+    name = "qtrain.qadd"
+    lhs = operand_def(TensorType)
+    lhs_scale = operand_def(TensorType)
+    lhs_zero_point = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    rhs_scale = operand_def(TensorType)
+    rhs_zero_point = operand_def(TensorType)
+    output_scale = operand_def(TensorType)
+    output_zero_point = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = (
+        "$lhs `[` $lhs_scale `,` $lhs_zero_point `]` `,` $rhs `[` $rhs_scale `,` $rhs_zero_point `]` "
+        "`->` `[` $output_scale `,` $output_zero_point `]` attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, a: SSAValue, sa: SSAValue, za: SSAValue, b: SSAValue, sb: SSAValue, zb: SSAValue,
+                 s: SSAValue, z: SSAValue, qtype: QuantType) -> None:
+        super().__init__(operands=[a, sa, za, b, sb, zb, s, z], result_types=[_tensor(tensor_shape(a), qtype)])
+
+    def verify_(self) -> None:
+        self._verify_operands()
+        _scalar(self, "result scale", self.output_scale)
+        _zp(self, "result", self.output_zero_point)
+        _q8(self, "result", self.output)
+        if tensor_shape(self.output) != tensor_shape(self.lhs):
+            raise _err(self, f"result shape {_fmt(tensor_shape(self.output))} differs from the operands' "
+                             f"{_fmt(tensor_shape(self.lhs))}")
+
+
+@irdl_op_definition
+class QAvgPoolAccOp(IRDLOperation):
+    """Global average pool as an int32 sum: acc[n, c, 0, 0] = sum over h, w of (x - zx)
+    (fqt.qavgpool_acc); its scale is `qtrain.scale_div` of the input's by H·W.
+
+    `%acc = qtrain.qavgpool_acc %x[%zx] : (...) -> tensor<1x112x1x1x!qtrain.q<si32, sym>>`"""
+
+    name = "qtrain.qavgpool_acc"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input `[` $input_zero_point `]` attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, x: SSAValue, zx: SSAValue) -> None:
+        n, c = tensor_shape(x)[:2]
+        super().__init__(operands=[x, zx], result_types=[_tensor((n, c, 1, 1), acc_type())])
+
+    def verify_(self) -> None:
+        _q8(self, "input", self.input)
+        _zp(self, "input", self.input_zero_point)
+        _require_rank(self, "input", self.input, (4,))
+        _require_acc(self, "result", self.output)
+        n, c = tensor_shape(self.input)[:2]
+        _require_shape(self, "result", self.output, (n, c, 1, 1))
+
+
+@irdl_op_definition
+class QBroadcastHwOp(IRDLOperation):
+    """An [N, C, 1, 1] 8-bit tensor repeated over the result's [H, W] plane (fqt.qbroadcast_hw):
+    the global average pool's input error, at scale_div(se, H·W) and the same zero-point.
+
+    `%d = qtrain.qbroadcast_hw %e : (tensor<1x112x1x1x!qtrain.q<si8, asym>>) -> tensor<1x112x4x4x!qtrain.q<si8, asym>>`"""
+
+    name = "qtrain.qbroadcast_hw"
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, e: SSAValue, h: int, w: int) -> None:
+        n, c = tensor_shape(e)[:2]
+        super().__init__(operands=[e], result_types=[_tensor((n, c, h, w), element_type(e))])
+
+    def verify_(self) -> None:
+        _q8(self, "input", self.input)
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "result", self.output, (4,))
+        n, c, h, w = tensor_shape(self.input)
+        if (h, w) != (1, 1):
+            raise _err(self, f"input must be [N, C, 1, 1], got {_fmt((n, c, h, w))}")
+        if tensor_shape(self.output)[:2] != (n, c):
+            raise _err(self, f"result shape {_fmt(tensor_shape(self.output))} does not start with {_fmt((n, c))}")
+        if element_type(self.output) != element_type(self.input):
+            raise _err(self, "result element type must equal the input's")
+
+
+@irdl_op_definition
 class RequantizeAccOp(IRDLOperation):
     """y = clamp(z + MBQM(acc, M)), M = f32(s_acc / s) (fixed point, as `qtrain.requantize`).
 
@@ -462,6 +639,39 @@ class QReluGradOp(IRDLOperation):
         _q8(self, "output error", self.output_grad)
         _q8(self, "saved output", self.output)
         _zp(self, "output error", self.output_grad_zero_point)
+        _zp(self, "saved output", self.output_zero_point)
+        if tensor_shape(self.output_grad) != tensor_shape(self.output):
+            raise _err(self, f"error shape {_fmt(tensor_shape(self.output_grad))} and output shape "
+                       f"{_fmt(tensor_shape(self.output))} differ")
+        if self.input_grad.type != self.output_grad.type:
+            raise _err(self, "result type must equal the output error type")
+
+
+@irdl_op_definition
+class QRelu6GradOp(IRDLOperation):
+    """e where the saved relu6 output is inside (0, 6): zy < y and f32(y - zy) < rintf(6 / sy),
+    else ze (fqt.qrelu6_grad). `%d = qtrain.qrelu6_grad %e[%ze], %y[%sy, %zy] : (...) -> ...`"""
+
+    name = "qtrain.qrelu6_grad"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    output = operand_def(TensorType)
+    output_scale = operand_def(TensorType)
+    output_zero_point = operand_def(TensorType)
+    input_grad = result_def(TensorType)
+    assembly_format = (
+        "$output_grad `[` $output_grad_zero_point `]` `,` $output `[` $output_scale `,` $output_zero_point `]` "
+        "attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, y: SSAValue, sy: SSAValue, zy: SSAValue) -> None:
+        super().__init__(operands=[e, ze, y, sy, zy], result_types=[e.type])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _q8(self, "saved output", self.output)
+        _zp(self, "output error", self.output_grad_zero_point)
+        _scalar(self, "saved output scale", self.output_scale)
         _zp(self, "saved output", self.output_zero_point)
         if tensor_shape(self.output_grad) != tensor_shape(self.output):
             raise _err(self, f"error shape {_fmt(tensor_shape(self.output_grad))} and output shape "
@@ -1150,8 +1360,15 @@ class _AccStream(IRDLOperation):
     output_zero_point = opt_operand_def(TensorType)
     output = result_def(TensorType)
     relu = opt_prop_def(UnitAttr)
+    relu6 = opt_prop_def(UnitAttr)
+    """relu6 on each plane: clamp to [0, floorf(6 / acc_scale)] (`qtrain.acc_relu6`)."""
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     # several optional operands: generic syntax
+
+    @property
+    def activation(self) -> str | None:
+        """None, "relu" or "relu6": what each accumulator plane goes through first."""
+        return "relu6" if self.relu6 is not None else ("relu" if self.relu is not None else None)
 
     @property
     def is_range(self) -> bool:
@@ -1175,12 +1392,15 @@ class _AccStream(IRDLOperation):
         if not self.is_range and tuple(tensor_shape(self.output)) != shape:
             raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the accumulator {_fmt(shape)}")
 
-    def _init(self, acc: IRDLOperation, acc_scale: SSAValue, relu: bool, out_scale: SSAValue | None,
+    def _init(self, acc: IRDLOperation, acc_scale: SSAValue, relu: bool | str | None, out_scale: SSAValue | None,
               out_zero_point: SSAValue | None, out_type: QuantType | None, props: dict[str, Attribute]) -> None:
-        """Build from the accumulating op `acc` (its input, weight and bias operands)."""
+        """Build from the accumulating op `acc` (its input, weight and bias operands); `relu`
+        True or "relu" (acc_relu), "relu6" (acc_relu6), or None / False."""
         shape = tensor_shape(acc.results[0])
         rt = _tensor((2,)) if out_scale is None else _tensor(shape, out_type)
-        if relu:
+        if relu == "relu6":
+            props = {**props, "relu6": UnitAttr()}
+        elif relu:
             props = {**props, "relu": UnitAttr()}
         x, zx, w, zw = acc.operands[:4]  # input, its zero-point, weight, its zero-point (both layer kinds)
         bias = getattr(acc, "bias")
@@ -1190,8 +1410,8 @@ class _AccStream(IRDLOperation):
 
 @irdl_op_definition
 class QConv2dAccStreamOp(_AccStream):
-    """`qtrain.qconv2d_acc` (groups 1) streamed channel by channel into its range or its
-    requantized 8-bit result (see `_AccStream`).
+    """`qtrain.qconv2d_acc` streamed channel by channel into its range or its requantized
+    8-bit result (see `_AccStream`); output channel o reads its group's input channels only.
 
     `%r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %b, %s) <{stride = array<i64: 2, 2>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, relu, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0, 0>}> : (...) -> tensor<2xf32>`
     """
@@ -1201,7 +1421,8 @@ class QConv2dAccStreamOp(_AccStream):
     padding = prop_def(DenseArrayBase[I64])
     groups = prop_def(IntegerAttr[I64])
 
-    def __init__(self, acc: QConv2dAccOp, acc_scale: SSAValue, relu: bool, out_scale: SSAValue | None = None,
+    def __init__(self, acc: QConv2dAccOp, acc_scale: SSAValue, relu: bool | str | None,
+                 out_scale: SSAValue | None = None,
                  out_zero_point: SSAValue | None = None, out_type: QuantType | None = None) -> None:
         self._init(acc, acc_scale, relu, out_scale, out_zero_point, out_type,
                    {"stride": acc.stride, "padding": acc.padding, "groups": acc.groups})
@@ -1212,10 +1433,12 @@ class QConv2dAccStreamOp(_AccStream):
         n, c, h, wd = tensor_shape(self.input)
         o, i, kh, kw = tensor_shape(self.weight)
         self._verify_stream(o)
-        if self.groups.value.data != 1:
-            raise _err(self, f"streams groups = 1 only, got {self.groups.value.data}")
-        if i != c:
-            raise _err(self, f"weight has {i} input channels, input has {c}")
+        g = self.groups.value.data
+        _check_groups(self, g, c, o)
+        if i * g != c:
+            raise _err(self, f"weight has {i} input channels per group, input has {c} in {g} group(s)")
+        if self.relu is not None and self.relu6 is not None:
+            raise _err(self, "relu and relu6 are exclusive")
         stride = _ints(self.stride, 2, self, "stride", 1)
         padding = _ints(self.padding, 4, self, "padding", 0)
         oh, ow = conv_output_hw((h, wd), (kh, kw), stride, padding)
@@ -1321,6 +1544,13 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
     QConv2dAccStreamOp,
     QConv2dGradInputStreamOp,
     QGradBiasOp,
+    ScaleDivOp,
+    AccRelu6Op,
+    QAddRangeOp,
+    QAddOp,
+    QAvgPoolAccOp,
+    QBroadcastHwOp,
+    QRelu6GradOp,
 )
 
 __all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]

@@ -93,8 +93,8 @@ def scratch_bytes(op: Operation) -> int:
     # ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES / ODTC_QCONV_TRANSPOSE2D_ACC_STREAM_SCRATCH_BYTES:
     # one int32 output plane (then, for qconv2d, its accumulator scratch for one channel)
     if isinstance(op, qtrain.QConv2dAccStreamOp):
-        _, c, h, w = qtrain.tensor_shape(op.input)
-        _, _, kh, kw = qtrain.tensor_shape(op.weight)
+        _, _, h, w = qtrain.tensor_shape(op.input)
+        _, c, kh, kw = qtrain.tensor_shape(op.weight)  # c: input channels per group
         stride = tuple(int(v) for v in op.stride.get_values())
         padding = tuple(int(v) for v in op.padding.get_values())
         oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), stride, padding)
@@ -138,7 +138,14 @@ def _root(v: SSAValue, parent: dict[SSAValue, SSAValue] | None = None) -> SSAVal
 # Elementwise ops whose C kernels may write their result over an input (y[i] depends only
 # on x[i]): with `inplace`, the result takes over the input's buffer when that input (and
 # everything sharing its buffer) is read for the last time by this op.
-INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp, qtrain.AccReluOp)
+INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp, qtrain.AccReluOp, qtrain.AccRelu6Op, qtrain.QAddOp,
+           qtrain.QRelu6GradOp)
+INPLACE_OPERANDS: dict[type, tuple[int, ...]] = {
+    qtrain.AccRelu6Op: (0,),  # not the scale
+    qtrain.QAddOp: (0, 3),  # lhs or rhs, not the scales / zero-points
+    qtrain.QRelu6GradOp: (0,),  # the error (runtime/c: dx == e)
+}
+"""Operands a result may take over, where an op has operands of other kinds (default: any)."""
 
 
 def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
@@ -154,7 +161,10 @@ def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
         if not isinstance(o, INPLACE):
             continue
         i = ops.index(o)
-        for cand in o.operands:
+        allowed = INPLACE_OPERANDS.get(type(o))
+        for k, cand in enumerate(o.operands):
+            if allowed is not None and k not in allowed:
+                continue
             root = _root(cand, parent)
             owner = root.owner
             if not isinstance(owner, Operation) or isinstance(owner, qtrain.LoadOp) or owner not in ops:

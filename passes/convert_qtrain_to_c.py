@@ -395,7 +395,7 @@ def _stream_sink(L: _Lowerer, op: qtrain.QConv2dAccStreamOp | qtrain.QConvTransp
     """y_scale, y_zero_point, y, y_storage, range, relu of a streamed accumulator's kernel."""
     r = L.ref
     null_f = ckern.RefAttr("null", "", 0, "float")
-    relu = _i(int(getattr(op, "relu", None) is not None))
+    relu = _i({None: 0, "relu": 1, "relu6": 2}[getattr(op, "activation", None)])  # odtc_acc_stream.relu
     if op.is_range:
         return [null_f, ckern.RefAttr("null", "", 0, "int32_t"), ckern.RefAttr("null", "", 0, "int8_t"), _i(0),
                 r(op.output), relu]
@@ -566,12 +566,36 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
             _require_s8(op, "weights", op.weight)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
             o = _shape(op.weight)[0]
-            geometry = _conv_geometry(_shape(op.input), _shape(op.weight), o, op)[:-1]  # groups is 1
+            geometry = _conv_geometry(_shape(op.input), _shape(op.weight), o, op)  # ends with groups
             L.call(f"odtc_qconv2d_acc_stream_{suffix}", r(op.input), r(op.input_zero_point), r(op.weight),
                    r(op.weight_zero_point), _opt_ref(L, op.bias, "float"), r(op.acc_scale), *_stream_sink(L, op),
                    _scratch(op), *geometry)
         case qtrain.AccReluOp():
             L.call("odtc_acc_relu", r(op.input), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.AccRelu6Op():
+            L.call("odtc_acc_relu6", r(op.input), r(op.scale), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.ScaleDivOp():
+            L.call("odtc_scale_div", r(op.input), _i(op.divisor.value.data), result=r(op.output))
+        case qtrain.QAddRangeOp() | qtrain.QAddOp():
+            operands = [r(op.lhs), _i(_q8_storage(op, "lhs", op.lhs)), r(op.lhs_scale), r(op.lhs_zero_point),
+                        r(op.rhs), _i(_q8_storage(op, "rhs", op.rhs)), r(op.rhs_scale), r(op.rhs_zero_point)]
+            n = _i(prod(_shape(op.lhs)))
+            if isinstance(op, qtrain.QAddRangeOp):
+                L.call("odtc_qadd_range", *operands, r(op.output), n)
+            else:
+                L.call("odtc_qadd", *operands, r(op.output), _i(_q8_storage(op, "result", op.output)),
+                       r(op.output_scale), r(op.output_zero_point), n)
+        case qtrain.QAvgPoolAccOp():
+            n, c, h, w = _shape(op.input)
+            L.call("odtc_qavgpool_acc", r(op.input), _i(_q8_storage(op, "input", op.input)), r(op.input_zero_point),
+                   r(op.output), _i(n), _i(c), _i(h * w))
+        case qtrain.QBroadcastHwOp():
+            n, c, h, w = _shape(op.output)
+            L.call("odtc_qbroadcast_hw", r(op.input), r(op.output), _i(n), _i(c), _i(h * w))
+        case qtrain.QRelu6GradOp():
+            L.call("odtc_qrelu6_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+                   r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
+                   r(op.output_zero_point), r(op.output_scale), r(op.input_grad), _i(prod(_shape(op.output_grad))))
         case qtrain.RequantizeAccOp():
             L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_q8_storage(op, "result", op.output)),
                    _i(prod(_shape(op.input))), r(op.input_scale), r(op.output_scale), r(op.output_zero_point))

@@ -22,7 +22,8 @@ Why twice: the output scale comes from this step's range (the range tracking is 
 the paper's run-time scale adaptation), so no value can be requantized before the last
 accumulator is known. The second pass recomputes the layer's MACs; the memory report
 counts them as `recompute`. Results are bit-identical (min/max and the elementwise
-requantization do not depend on the channel order). Streamed: `qconv2d_acc` with groups 1,
+requantization do not depend on the channel order). Streamed: `qconv2d_acc` (any groups:
+output channel o reads only its group's input channels; relu or relu6 applied per plane),
 `qconv_transpose2d_acc` and the int32 input gradient `qconv2d_grad_input` with groups 1
 (`qconv2d_grad_input_stream`, one input-channel plane at a time); a chain whose
 accumulator has other readers, or whose minmax and requantize scales are not the layer's
@@ -77,13 +78,13 @@ def _acc_bytes(v: SSAValue) -> int:
 
 
 def _chain(acc_op: qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp
-           ) -> tuple[qt.AccReluOp | None, qt.MinMaxOp | None, qt.RequantizeAccOp] | None:
-    """(relu, minmax, requantize) reading the accumulator and nothing else, or None. No
-    minmax (None): an inference chain, whose output scale is a stored one."""
+           ) -> tuple[qt.AccReluOp | qt.AccRelu6Op | None, qt.MinMaxOp | None, qt.RequantizeAccOp] | None:
+    """(relu or relu6, minmax, requantize) reading the accumulator and nothing else, or None.
+    No minmax (None): an inference chain, whose output scale is a stored one."""
     v: SSAValue = acc_op.results[0]
     relu = None
     uses = [u.operation for u in v.uses]
-    if len(uses) == 1 and isinstance(uses[0], qt.AccReluOp):
+    if len(uses) == 1 and isinstance(uses[0], qt.AccReluOp | qt.AccRelu6Op):
         relu = uses[0]
         v = relu.output
         uses = [u.operation for u in v.uses]
@@ -98,6 +99,8 @@ def _chain(acc_op: qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradIn
         return (relu, m, r) if relu is None else None
     if acc_op.acc_scale is not None and acc_op.acc_scale is not r.input_scale:
         return None
+    if isinstance(relu, qt.AccRelu6Op) and relu.scale is not r.input_scale:
+        return None
     return relu, m, r
 
 
@@ -105,7 +108,7 @@ def _candidates(fn: func.FuncOp, min_bytes: int) -> list[int]:
     """Block positions of the accumulators that can be streamed, largest first."""
     out: list[tuple[int, int]] = []
     for i, op in enumerate(fn.body.block.ops):
-        if isinstance(op, qt.QConv2dAccOp | qt.QConv2dGradInputOp) and op.groups.value.data != 1:
+        if isinstance(op, qt.QConv2dGradInputOp) and op.groups.value.data != 1:
             continue
         if not isinstance(op, qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp):
             continue
@@ -135,9 +138,10 @@ def _stream(fn: func.FuncOp, positions: list[int]) -> None:
             second = qt.QConv2dGradInputStreamOp(op, scale, rq.output_scale, rq.output_zero_point, out_t.element_type)
         else:
             cls = qt.QConv2dAccStreamOp if isinstance(op, qt.QConv2dAccOp) else qt.QConvTranspose2dAccStreamOp
+            kind = None if relu is None else ("relu6" if isinstance(relu, qt.AccRelu6Op) else "relu")
             if mm is not None:
-                first = cls(op, scale, relu is not None)  # type: ignore[arg-type]
-            second = cls(op, scale, relu is not None, rq.output_scale, rq.output_zero_point,  # type: ignore[arg-type]
+                first = cls(op, scale, kind)  # type: ignore[arg-type]
+            second = cls(op, scale, kind, rq.output_scale, rq.output_zero_point,  # type: ignore[arg-type]
                          out_t.element_type)
         if isinstance(op, qt.QConv2dGradInputOp) or "qtrain.backward" in op.attributes:
             for new in (first, second):

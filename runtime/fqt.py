@@ -192,18 +192,83 @@ def relu_acc(acc: ArrayLike) -> I32:
     return np.maximum(np.asarray(acc, dtype=np.int32), 0).astype(np.int32)
 
 
+def relu6_bound(acc_scale: ArrayLike) -> int:
+    """The largest accumulator value relu6 keeps: floorf(6.0f / s) (f32 division), at most
+    INT32_MAX; a non-finite or non-positive quotient keeps nothing above 0."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        q = np.floor(np.float32(6.0) / _s(acc_scale))
+    if not np.isfinite(q):
+        return INT32_MAX if q > 0 else 0
+    return int(min(max(float(q), 0.0), float(INT32_MAX)))
+
+
+def relu6_acc(acc: ArrayLike, acc_scale: ArrayLike) -> I32:
+    """clamp(acc, 0, relu6_bound(s)): relu6 of the real value s * acc on the accumulator's
+    own grid (zero-point 0), so no precision is lost before the requantization; the bound
+    is 6 up to the f32 rounding of 6 / s (relative 2^-24)."""
+    return np.clip(np.asarray(acc, dtype=np.int64), 0, relu6_bound(acc_scale)).astype(np.int32)
+
+
+def qadd_real(a: ArrayLike, a_scale: ArrayLike, a_zero_point: ArrayLike, b: ArrayLike, b_scale: ArrayLike,
+              b_zero_point: ArrayLike) -> F32:
+    """The real sum of two quantized tensors, element by element: f32(sa * f32(a - za)) +
+    f32(sb * f32(b - zb)), each term exactly `dequantize`'s, one f32 addition."""
+    return (ref.dequantize(a, a_scale, a_zero_point) + ref.dequantize(b, b_scale, b_zero_point)).astype(np.float32)
+
+
+def qadd_range(a: ArrayLike, a_scale: ArrayLike, a_zero_point: ArrayLike, b: ArrayLike, b_scale: ArrayLike,
+               b_zero_point: ArrayLike) -> F32:
+    """[min, max] of qadd_real (no buffer for the sum: the C kernel computes it twice)."""
+    return minmax(qadd_real(a, a_scale, a_zero_point, b, b_scale, b_zero_point))
+
+
+def qadd(a: ArrayLike, a_scale: ArrayLike, a_zero_point: ArrayLike, b: ArrayLike, b_scale: ArrayLike,
+         b_zero_point: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int) -> I32:
+    """quantize(qadd_real(...), scale, zero_point): the residual add (forward) and the sum
+    of two errors of a value used twice (backward), with no f32 tensor in between."""
+    return ref.quantize(qadd_real(a, a_scale, a_zero_point, b, b_scale, b_zero_point), scale, zero_point,
+                        qmin, qmax)
+
+
+def scale_div(s: ArrayLike, divisor: int) -> F32:
+    """f32(s / f32(divisor)) (rank 0): the scale of a sum of `divisor` values read as their mean."""
+    return np.array(_s(s) / np.float32(divisor), dtype=np.float32)
+
+
+def qavgpool_acc(x: ArrayLike, x_zero_point: ArrayLike) -> I32:
+    """acc[n, c, 0, 0] = sum over h, w of (x - zx): the global average pool's int32 sum,
+    whose real value is scale_div(sx, H * W) * acc."""
+    xa = np.asarray(x, dtype=np.int64)
+    if xa.ndim != 4:
+        raise ValueError(f"qavgpool_acc expects x [N, C, H, W], got {xa.shape}")
+    return _to_int32((xa - _i(x_zero_point)).sum(axis=(2, 3), keepdims=True), "qavgpool_acc")
+
+
+def qbroadcast_hw(e: ArrayLike, h: int, w: int) -> I32:
+    """e [N, C, 1, 1] repeated over an [h, w] plane: the global average pool's input error,
+    whose scale is scale_div(se, h * w) and zero-point ze (exact)."""
+    ea = np.asarray(e, dtype=np.int32)
+    if ea.ndim != 4 or ea.shape[2:] != (1, 1):
+        raise ValueError(f"qbroadcast_hw expects e [N, C, 1, 1], got {ea.shape}")
+    return np.broadcast_to(ea, (ea.shape[0], ea.shape[1], h, w)).astype(np.int32)
+
+
 def requantize_acc(acc: ArrayLike, acc_scale: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int) -> I32:
     """clamp(z + MBQM(acc, M), qmin, qmax), M = f32(acc_scale / scale) (reference.requantize, z_in = 0)."""
     return ref.requantize(acc, acc_scale, 0, scale, zero_point, qmin, qmax)
 
 
-def acc_stream(acc: ArrayLike, relu: bool, acc_scale: ArrayLike, scale: ArrayLike | None = None,
+def acc_stream(acc: ArrayLike, relu: bool | str, acc_scale: ArrayLike, scale: ArrayLike | None = None,
                zero_point: ArrayLike | None = None, qmin: int = -128, qmax: int = 127) -> NDArray[Any]:
     """What a streamed accumulator (`qtrain.q*_acc_stream`) gives for the whole accumulator
-    `acc`: relu_acc if `relu`, then its range `minmax(acc, acc_scale)` (no `scale`) or
-    `requantize_acc` to (scale, zero_point). The C kernels compute acc one output channel
-    at a time; min/max and the elementwise requantization do not depend on the order."""
-    a = relu_acc(acc) if relu else np.asarray(acc, dtype=np.int32)
+    `acc`: relu_acc if `relu` (relu6_acc if it is "relu6"), then its range
+    `minmax(acc, acc_scale)` (no `scale`) or `requantize_acc` to (scale, zero_point). The C
+    kernels compute acc one output channel at a time; min/max and the elementwise
+    requantization do not depend on the order."""
+    if relu == "relu6":
+        a = relu6_acc(acc, acc_scale)
+    else:
+        a = relu_acc(acc) if relu else np.asarray(acc, dtype=np.int32)
     if scale is None:
         return minmax(a, acc_scale)
     assert zero_point is not None
@@ -220,6 +285,21 @@ def qrelu_grad(e: ArrayLike, e_zero_point: ArrayLike, y: ArrayLike, y_zero_point
     ea = np.asarray(e, dtype=np.int32)
     ya = np.asarray(y, dtype=np.int32)
     return np.where(ya > _i(y_zero_point), ea, np.int32(_i(e_zero_point))).astype(np.int32)
+
+
+def qrelu6_grad(e: ArrayLike, e_zero_point: ArrayLike, y: ArrayLike, y_zero_point: ArrayLike,
+                y_scale: ArrayLike) -> I32:
+    """e where the saved relu6 output is strictly inside (0, 6): zy < y and f32(y - zy) <
+    rintf(6.0f / sy); else ze (real 0). An output that relu6 clamped to 6 is requantized to
+    zy + rintf(6 / sy) (or clipped below it by a grid narrower than 6, where it passes, as
+    values clipped by any grid do: straight-through)."""
+    ea = np.asarray(e, dtype=np.int32)
+    ya = np.asarray(y, dtype=np.int64)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        t = np.rint(np.float32(6.0) / _s(y_scale))
+    d = (ya - _i(y_zero_point)).astype(np.float32)
+    keep = (ya > _i(y_zero_point)) & (d < t)
+    return np.where(keep, ea, np.int32(_i(e_zero_point))).astype(np.int32)
 
 
 def qdense_grad_input(e: ArrayLike, e_zero_point: ArrayLike, w: ArrayLike, w_zero_point: ArrayLike) -> I32:

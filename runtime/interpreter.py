@@ -739,7 +739,7 @@ class QTrainFunctions(InterpreterFunctions):
 
 def acc_stream_result(op: Any, a: "_Args", acc: NDArray[Any]) -> NDArray[Any]:
     """The range or the requantized tensor of a streamed accumulator (fqt.acc_stream)."""
-    relu = getattr(op, "relu", None) is not None  # the grad-input stream has no relu
+    relu: bool | str = getattr(op, "activation", None) or False  # the grad-input stream has none
     if op.is_range:
         return fqt.acc_stream(acc, relu, a[op.acc_scale])
     q = _quant(op.output)
@@ -846,6 +846,39 @@ class FqtFunctions(InterpreterFunctions):
     @impl(qt.QReluGradOp)
     def run_qrelu_grad(self, interpreter: Interpreter, op: qt.QReluGradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return _result(op, fqt.qrelu_grad(*args))
+
+    @impl(qt.ScaleDivOp)
+    def run_scale_div(self, interpreter: Interpreter, op: qt.ScaleDivOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.scale_div(args[0], op.divisor.value.data))
+
+    @impl(qt.AccRelu6Op)
+    def run_acc_relu6(self, interpreter: Interpreter, op: qt.AccRelu6Op, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.relu6_acc(args[0], args[1]))
+
+    @impl(qt.QRelu6GradOp)
+    def run_qrelu6_grad(self, interpreter: Interpreter, op: qt.QRelu6GradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        e, ze, y, sy, zy = args
+        return _result(op, fqt.qrelu6_grad(e, ze, y, zy, sy))
+
+    @impl(qt.QAddRangeOp)
+    def run_qadd_range(self, interpreter: Interpreter, op: qt.QAddRangeOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.qadd_range(*args))
+
+    @impl(qt.QAddOp)
+    def run_qadd(self, interpreter: Interpreter, op: qt.QAddOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        q = _quant(op.output)
+        return _result(op, fqt.qadd(*args, q.qmin, q.qmax))
+
+    @impl(qt.QAvgPoolAccOp)
+    def run_qavgpool_acc(self, interpreter: Interpreter, op: qt.QAvgPoolAccOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.qavgpool_acc(args[0], args[1]))
+
+    @impl(qt.QBroadcastHwOp)
+    def run_qbroadcast_hw(
+        self, interpreter: Interpreter, op: qt.QBroadcastHwOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        h, w = _shape(op.output)[2:]
+        return _result(op, fqt.qbroadcast_hw(args[0], h, w))
 
     @impl(qt.QDenseGradInputOp)
     def run_qdense_grad_input(

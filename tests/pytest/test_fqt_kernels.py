@@ -336,42 +336,61 @@ def test_acc_relu_and_requantize_acc(portable: K.Kernels, seed: int) -> None:
         same(out.value(), fqt.requantize_acc(acc, sacc, sy, zy, qmin, qmax))
 
 
-def _stream_scales(rng: np.random.Generator, acc: NDArray[np.int32], sacc: np.float32, relu: bool,
+def _stream_scales(rng: np.random.Generator, acc: NDArray[np.int32], sacc: np.float32, relu: bool | str,
                    dtype: Any) -> tuple[np.float32, int]:
     """An output grid from the accumulator's own range (as the step derives it), so the
     requantized values spread over the storage range instead of all clamping."""
     info = np.iinfo(dtype)
-    rng_obs = fqt.minmax(fqt.relu_acc(acc) if relu else acc, sacc)
+    rng_obs = fqt.acc_stream(acc, relu, sacc)
     s, z = fqt.qparams(rng_obs, int(info.min), int(info.max), False)
     return np.float32(s * np.float32(rng.choice([0.5, 1.0, 2.0]))), int(z)
 
 
-@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[-1] == 1])
+# grouped / depthwise layers of the streamed accumulator beyond CONV_CASES: MobileNetV2's
+# depthwise 3x3 (stride 1 and 2, several samples) and groups with several filters each
+STREAM_CASES = CONV_CASES + [
+    (2, 8, 6, 6, 8, 3, 3, (1, 1), (1, 1, 1, 1), 8),  # depthwise, n = 2
+    (1, 5, 7, 7, 5, 3, 3, (2, 2), (0, 0, 1, 1), 5),  # depthwise, odd C, TF "same" stride 2
+    (2, 6, 5, 6, 9, 2, 3, (1, 2), (1, 0, 0, 1), 3),  # 3 groups of 2 -> 3 channels
+    (1, 4, 6, 6, 8, 1, 1, (1, 1), (0, 0, 0, 0), 4),  # depthwise multiplier 2 (o = 2c)
+]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES)
 @pytest.mark.parametrize("xdtype", [np.uint8, np.int8])
-@pytest.mark.parametrize("relu", [False, True])
-def test_qconv2d_acc_stream(lib: K.Kernels, case: tuple, xdtype: Any, relu: bool) -> None:
+@pytest.mark.parametrize("relu", [False, True, "relu6"])
+def test_qconv2d_acc_stream(lib: K.Kernels, case: tuple, xdtype: Any, relu: bool | str) -> None:
     """The channel-by-channel accumulator: its range pass gives fqt.minmax of the whole
-    (relu'd) accumulator, its requantize pass fqt.requantize_acc of it, bit for bit."""
-    n, c, h, wd, o, kh, kw, stride, padding, _ = case
+    (relu'd / relu6'd) accumulator, its requantize pass fqt.requantize_acc of it, bit for
+    bit; grouped and depthwise layers (groups == c == o) included, with the documented
+    scratch size (its `c` is c / groups). relu6 (sink code 2) clamps at floorf(6 / s_acc):
+    the scale is chosen so that real values pass 6 and the clamp is exercised."""
+    n, c, h, wd, o, kh, kw, stride, padding, groups = case
     rng = rng_for("qconv2d_acc_stream", case, np.dtype(xdtype).name, relu)
     x = qdata(rng, (n, c, h, wd), xdtype)
-    w = qdata(rng, (o, c, kh, kw), np.int8)
+    w = qdata(rng, (o, c // groups, kh, kw), np.int8)
     zx, zw = zero_point(rng, xdtype), int(rng.integers(-20, 21))
     sacc = np.float32(rng.uniform(1e-5, 1e-3))
     bias = (rng.standard_normal(o) * 0.5).astype(np.float32) if relu else None
-    acc = fqt.qconv2d_acc(x, zx, w, zw, bias, sacc, stride, padding, 1)
+    acc = fqt.qconv2d_acc(x, zx, w, zw, bias, sacc, stride, padding, groups)
+    code = {False: 0, True: 1, "relu6": 2}[relu]
+    if relu == "relu6":  # 6 at the accumulator's 75th percentile: some values clamp, most not
+        sacc = np.float32(6.0 / max(float(np.percentile(acc, 75)), 1.0))
+        acc = fqt.qconv2d_acc(x, zx, w, zw, bias, sacc, stride, padding, groups)
+        assert (acc > fqt.relu6_bound(sacc)).any() and (acc > 0).any()
     oh, ow = acc.shape[2:]
-    scratch = Out(((4 * oh * ow + lib.odtc_qconv2d_acc_scratch_bytes(c, 1, kh, kw, 1)) // 4,), np.int32)
+    # ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c / groups, kh, kw, oh, ow)
+    scratch = Out(((4 * oh * ow + lib.odtc_qconv2d_acc_scratch_bytes(c // groups, 1, kh, kw, 1)) // 4,), np.int32)
     fn = lib.odtc_qconv2d_acc_stream_u8 if xdtype == np.uint8 else lib.odtc_qconv2d_acc_stream_s8
-    geo = (n, c, h, wd, o, kh, kw, *stride, *padding)
+    geo = (n, c, h, wd, o, kh, kw, *stride, *padding, groups)
     rng_out = Out((2,), np.float32)
-    fn(x, i32(zx), w, i32(zw), bias, fl(sacc), None, None, None, 0, rng_out.ptr, int(relu), scratch.ptr, *geo)
+    fn(x, i32(zx), w, i32(zw), bias, fl(sacc), None, None, None, 0, rng_out.ptr, code, scratch.ptr, *geo)
     same(rng_out.value(), fqt.acc_stream(acc, relu, sacc))
     for ydtype in (np.uint8, np.int8):
         sy, zy = _stream_scales(rng, acc, sacc, relu, ydtype)
         info = np.iinfo(ydtype)
         y = Out(acc.shape, ydtype)
-        fn(x, i32(zx), w, i32(zw), bias, fl(sacc), fl(sy), i32(zy), y.ptr, storage_of(ydtype), None, int(relu),
+        fn(x, i32(zx), w, i32(zw), bias, fl(sacc), fl(sy), i32(zy), y.ptr, storage_of(ydtype), None, code,
            scratch.ptr, *geo)
         same(y.value(), fqt.acc_stream(acc, relu, sacc, sy, zy, int(info.min), int(info.max)))
     scratch.value()

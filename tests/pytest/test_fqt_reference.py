@@ -928,3 +928,90 @@ def test_regrid_stochastic_is_unbiased() -> None:
     assert (near == 10).all()  # real 0.1 became 10 * s' > 0.1
     real = float(s2) * (sto.astype(np.float64) - int(z2))
     assert abs(real.mean() - 0.1) < 2e-4
+
+
+# ---------------------------------------------------------------------------------------
+# MobileNetV2 ops: relu6 on accumulators, the residual add, the global average pool
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("s", [0.01, 0.0037, 3e-9, 7.0, 6.0])
+def test_relu6_acc_is_relu6_of_the_real_value(s: float) -> None:
+    """clamp(acc, 0, b), b = floor(f32(6 / s)): b * s is 6 up to the one f32 rounding of the
+    quotient (relative 2^-24), and the kept real value s * acc is relu6 of the real
+    accumulator on its grid: the same value below the bound, 0 below 0 (exact rationals)."""
+    sf = np.float32(s)
+    fs = Fraction(float(sf))
+    b = fqt.relu6_bound(sf)
+    assert b == math.floor(f32(6 / float(sf)))
+    six_hi, six_lo = 6 * (1 + Fraction(1, 2**23)), 6 * (1 - Fraction(1, 2**23))
+    assert b * fs <= six_hi and (b + 1) * fs > six_lo
+    rng = np.random.default_rng(3)
+    acc = np.concatenate([rng.integers(-2 * b - 5, 2 * b + 5, size=200), [b, b + 1, 0, -1, INT32_MAX, INT32_MIN]])
+    acc = np.clip(acc, INT32_MIN, INT32_MAX).astype(np.int32)
+    got = fqt.relu6_acc(acc, sf)
+    for a, g in zip(acc.tolist(), got.tolist()):
+        real = min(max(a * fs, Fraction(0)), Fraction(6))
+        if a * fs < six_lo:  # below the clamp: relu exactly
+            assert g == max(a, 0)
+        else:  # at the clamp: the grid point next to 6
+            assert abs(g * fs - real) <= max(fs, 6 * Fraction(1, 2**22))
+
+
+def test_relu6_bound_degenerate_scales() -> None:
+    assert fqt.relu6_bound(np.float32(1e-38)) == INT32_MAX  # 6 / s beyond int32
+    assert fqt.relu6_bound(np.float32(0.0)) == INT32_MAX  # +inf
+    assert fqt.relu6_bound(np.float32(-1.0)) == 0  # nothing above 0 is kept
+    assert fqt.relu6_bound(np.float32(np.nan)) == 0
+
+
+def test_qrelu6_grad_passes_exactly_the_interior() -> None:
+    """The error passes where the saved output's real value is in (0, 6), rounded to the
+    output grid: zy < y < zy + round(6 / sy) (the grid point of 6 itself is masked)."""
+    sy, zy, ze = np.float32(6.0 / 200), 20, -3
+    y = np.arange(0, 256, dtype=np.int32)
+    e = np.full(256, 9, dtype=np.int32)
+    got = fqt.qrelu6_grad(e, ze, y, zy, sy)
+    top = zy + round(6 / float(sy))  # 220
+    assert got.tolist() == [9 if zy < v < top else ze for v in range(256)]
+    # a grid narrower than 6 (no clamp visible): only the zero side masks
+    got = fqt.qrelu6_grad(e, ze, y, 0, np.float32(0.01))
+    assert got.tolist() == [9 if v > 0 else ze for v in range(256)]
+
+
+def test_qadd_is_the_rounded_real_sum() -> None:
+    """Each element: the two dequantized values (one f32 multiply each) added in f32, divided
+    by s in f32, rounded to nearest-even, shifted by z and clamped (written out with f32())."""
+    rng = np.random.default_rng(11)
+    a, b = rand_q(rng, (300,), U8), rand_q(rng, (300,), S8)
+    sa, za, sb, zb = np.float32(0.031), 117, np.float32(0.0047), -9
+    s, z = np.float32(0.05), 40
+    got = fqt.qadd(a, sa, za, b, sb, zb, s, z, 0, 255)
+    rng_got = fqt.qadd_range(a, sa, za, b, sb, zb)
+    reals = []
+    for i, (av, bv) in enumerate(zip(a.tolist(), b.tolist())):
+        v = f32(f32(float(sa) * (av - za)) + f32(float(sb) * (bv - zb)))
+        reals.append(v)
+        q = f32(v / float(s))
+        r = round(q)  # Python round: ties to even
+        assert got[i] == min(max(r + z, 0), 255), (i, av, bv)
+    assert rng_got.tolist() == [min(reals), max(reals)]
+    hi = fqt.qadd(np.full(4, 255), np.float32(1.0), 0, np.full(4, 127), np.float32(1.0), 0, np.float32(0.5), 0, 0, 255)
+    assert hi.tolist() == [255] * 4
+
+
+def test_qavgpool_acc_and_broadcast() -> None:
+    """The pool's sum at scale s / (H W) is the mean of the dequantized plane (exact rationals
+    up to the one f32 rounding of the scale); the broadcast repeats each error value."""
+    rng = np.random.default_rng(5)
+    x = rand_q(rng, (1, 3, 4, 5), U8)
+    zx, sx = 77, np.float32(0.02)
+    acc = fqt.qavgpool_acc(x, zx)
+    assert acc.shape == (1, 3, 1, 1) and acc.dtype == np.int32
+    assert acc.reshape(-1).tolist() == [sum(v - zx for v in plane.reshape(-1).tolist()) for plane in x[0]]
+    s = fqt.scale_div(sx, 20)
+    assert float(s) == f32(float(sx) / 20)
+    e = rand_q(rng, (2, 3, 1, 1), S8)
+    out = fqt.qbroadcast_hw(e, 4, 5)
+    assert out.shape == (2, 3, 4, 5)
+    assert all((out[n, c] == e[n, c, 0, 0]).all() for n in range(2) for c in range(3))

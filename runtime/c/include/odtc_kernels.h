@@ -460,6 +460,9 @@ int32_t odtc_quantize_bias(float b, float s);
 
 /* f32(*a * *b): the scale of an accumulator of two quantized operands. */
 float odtc_scale_mul(const float *a, const float *b);
+/* f32(*s / f32(divisor)) (fqt.scale_div; divisor rounded to f32 to nearest): the scale of a
+ * sum of `divisor` values read as their mean (the global average pool, divisor = H * W). */
+float odtc_scale_div(const float *s, int32_t divisor);
 /* range = [min, max] of x, numpy semantics: a NaN anywhere gives [NaN, NaN]; ties (e.g.
  * -0.0 / +0.0) keep the first extreme; numel == 0 gives the empty range [1, -1]. */
 void odtc_minmax_f32(const float *x, float *range, size_t numel);
@@ -507,10 +510,41 @@ void odtc_qdense_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int
                         int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
 /* y = max(acc, 0). In place allowed. */
 void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel);
+/* The largest accumulator value relu6 keeps (fqt.relu6_bound): q = floorf(6.0f / *acc_scale)
+ * (f32 division); q >= 2^31 or +inf (a +0 or tiny scale) gives INT32_MAX; NaN, -inf and
+ * q <= 0 (a negative or -0 scale, a scale above 6) give 0; else (int32_t)q. */
+int32_t odtc_relu6_bound(const float *acc_scale);
+/* y = clamp(acc, 0, odtc_relu6_bound(acc_scale)) (fqt.relu6_acc): relu6 of the real value
+ * *acc_scale * acc on the accumulator's own grid. In place allowed. */
+void odtc_acc_relu6(const int32_t *acc, const float *acc_scale, int32_t *y, size_t numel);
 /* y = clamp(z + MBQM(acc, M), storage range), M = f32(*acc_scale / *y_scale): odtc_requantize
  * from ODTC_S32 with input zero-point 0. */
 void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
                          const float *acc_scale, const float *y_scale, const int32_t *y_zero_point);
+
+/* --- residual add and global average pool (fqt.qadd*, fqt.qavgpool_acc, fqt.qbroadcast_hw) ---
+ * The real sum of two quantized tensors, element by element (fqt.qadd_real):
+ *   r[i] = f32(*a_scale * f32(a[i] - *a_zero_point)) + f32(*b_scale * f32(b[i] - *b_zero_point)),
+ * each term exactly odtc_dequantize's (one f32 multiply), then one f32 addition. a, b in
+ * a_storage / b_storage (ODTC_S8 / ODTC_U8; they may differ). No f32 tensor is stored. */
+/* range = [min, max] of r over numel elements, folded exactly as odtc_minmax_f32 folds an
+ * f32 tensor (a NaN anywhere gives [NaN, NaN]; numel == 0 gives [1, -1]) (fqt.qadd_range). */
+void odtc_qadd_range(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
+                     const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
+                     float *range, size_t numel);
+/* y = clamp(rintf(r / *y_scale) + *y_zero_point, y_storage range) with NaN -> the zero-point,
+ * i.e. odtc_quantize of r (fqt.qadd; y_storage ODTC_S8 / ODTC_U8): the residual add and the
+ * sum of the two errors of a value used twice. In place allowed (y == a or y == b; the
+ * storages are all 8-bit, so the element offsets agree). Uses 128 bytes of stack. */
+void odtc_qadd(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
+               const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
+               void *y, int32_t y_storage, const float *y_scale, const int32_t *y_zero_point, size_t numel);
+/* acc[n, c] = sum over spatial of (x[n, c, :] - *x_zero_point), exact int32 (fqt.qavgpool_acc;
+ * x [n, c, spatial] in x_storage ODTC_S8 / ODTC_U8, spatial = H * W): the global average
+ * pool's sum, whose real value is odtc_scale_div(sx, spatial) * acc. Results outside int32,
+ * which fqt.py rejects, wrap. */
+void odtc_qavgpool_acc(const void *x, int32_t x_storage, const int32_t *x_zero_point, int32_t *acc,
+                       int32_t n, int32_t c, int32_t spatial);
 
 /* db[oc] = the sequential f32 sum over (n, spatial), from +0.0f, of *scale * f32(e - *zero_point)
  * (e [n, o, spatial] in e_storage ODTC_S8 / ODTC_U8): odtc_dequantize then
@@ -520,7 +554,7 @@ void odtc_qgrad_bias(const void *e, int32_t e_storage, const float *scale, const
 
 /* --- streamed accumulators (qtrain-stream-accumulators) ---
  * A layer's int32 accumulator, one output channel plane at a time, goes through a sink:
- * acc_relu when relu, then either its range (range != NULL: after the last plane,
+ * acc_relu when relu == 1 (odtc_acc_relu6 with acc_scale when relu == 2), then either its range (range != NULL: after the last plane,
  * odtc_acc_stream_finish writes odtc_minmax_acc's [s * f32(min), s * f32(max)],
  * s = *acc_scale) or odtc_requantize_acc of the plane into y at the plane's element offset
  * (y_storage ODTC_S8 / ODTC_U8). Planes may be overwritten by the sink. */
@@ -539,8 +573,14 @@ void odtc_acc_stream_init(odtc_acc_stream *s, int32_t relu, const float *acc_sca
                           const int32_t *y_zero_point, void *y, int32_t y_storage, float *range);
 void odtc_acc_stream_plane(odtc_acc_stream *s, int32_t *plane, size_t numel, size_t offset);
 void odtc_acc_stream_finish(odtc_acc_stream *s);
-/* odtc_qconv2d_acc_* (groups 1) streamed through the sink above, one (n, o) plane at a
- * time (fqt.py acc_stream). scratch: ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES. */
+/* odtc_qconv2d_acc_* streamed through the sink above, one (n, o) plane at a time (fqt.py
+ * acc_stream of qconv2d_acc with the same groups; the conv geometry ends with groups, which
+ * must divide c and o). Output channel oc belongs to group g = oc / (o / groups) and is the
+ * groups-1 convolution of input channels g * (c / groups) .. (g + 1) * (c / groups) - 1
+ * with its filter w[oc] ([c / groups, kh, kw]); groups == c == o is depthwise.
+ * scratch: ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c / groups, kh, kw, oh, ow) -- the macro's
+ * `c` argument is the number of input channels PER GROUP (c / groups), the channels of one
+ * filter, not the layer's c. */
 #define ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c, kh, kw, oh, ow)                                          \
     ((size_t)4u * (size_t)(oh) * (size_t)(ow) + ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh, kw, 1))
 void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
@@ -548,7 +588,8 @@ void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, co
                                 const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
                                 float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
                                 int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right);
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups);
 /* odtc_conv2d_s8_grad_input (groups 1, per-tensor zw) streamed through the sink, one (n, c)
  * input-channel plane at a time: w[:, c] is copied to scratch and the plane computed there
  * (fqt.py acc_stream of qconv2d_grad_input). scratch:
@@ -566,7 +607,8 @@ void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, c
                                 const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
                                 float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
                                 int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right);
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups);
 
 /* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
  * odtc_conv2d_s8_grad_input with w_per_channel = 0) */
@@ -576,6 +618,18 @@ void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, c
 void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
                      const void *y, int32_t y_storage, const int32_t *y_zero_point,
                      void *dx, size_t numel);
+/* relu6 backward from the saved relu6 output y (fqt.qrelu6_grad): dx = e where zy < y and
+ * f32(y - zy) < rintf(6.0f / *y_scale) (f32 division; strictly inside (0, 6) on y's grid),
+ * else ze (real 0); a NaN quotient passes nothing, +inf everything above zy. e, dx in
+ * e_storage, y in y_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+void odtc_qrelu6_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                      const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
+                      void *dx, size_t numel);
+/* dx[n, c, s] = e[n, c] for every s < spatial (fqt.qbroadcast_hw): the global average pool's
+ * input error, a byte copy of 8-bit e (ODTC_S8 / ODTC_U8; dx has e's storage, zero-point
+ * ze and scale odtc_scale_div(se, spatial)). In place allowed (dx == e, a buffer of
+ * n * c * spatial bytes). */
+void odtc_qbroadcast_hw(const void *e, void *dx, int32_t n, int32_t c, int32_t spatial);
 /* int32 weight gradients with an optional selection: the rows r < k of acc are those of
  * odtc_{dense,conv2d}_{s8,u8}_grad_weight with channels = select, n_channels = k
  * (all o rows without a selection), rows >= k are set to 0. acc has o rows. */

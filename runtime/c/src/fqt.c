@@ -83,6 +83,31 @@ static int32_t fqt_clamp_i64(int64_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : (int32_t)v);
 }
 
+/* Bytes per element of a storage code (the 8-bit codes are the ones the FQT ops use). */
+static size_t fqt_storage_bytes(int32_t storage)
+{
+    switch (storage) {
+    case ODTC_S8:
+    case ODTC_U8: return 1u;
+    case ODTC_S16: return 2u;
+    default: return 4u;
+    }
+}
+
+/* f32(q - z): the exact integer difference rounded once to f32, through int32 when it fits
+ * (the cheaper conversion; the same value), as odtc_dequantize and numpy's astype. */
+static float fqt_diff_f32(int32_t q, int32_t z)
+{
+    const int64_t d = (int64_t)q - z;
+    return (d >= INT32_MIN && d <= INT32_MAX) ? (float)(int32_t)d : (float)d;
+}
+
+/* One term of odtc_dequantize: f32(s * f32(q - z)), a single f32 multiply. */
+static float fqt_dequantize_value(const void *q, int32_t storage, float s, int32_t z, size_t i)
+{
+    return s * fqt_diff_f32(fqt_load_q(q, storage, i), z);
+}
+
 /* A rounded float (rintf/floorf result) as int64: NaN -> 0, clamped to +-2^40 (beyond it
  * any 8-bit zero-point and clamp give the same result), as fqt.py's nan_to_num + clip. */
 static int64_t fqt_round_to_i64(float r)
@@ -154,6 +179,11 @@ static void fqt_minmax_store(const fqt_minmax *m, float *range)
 float odtc_scale_mul(const float *a, const float *b)
 {
     return *a * *b;
+}
+
+float odtc_scale_div(const float *s, int32_t divisor)
+{
+    return *s / (float)divisor; /* int32 -> f32 rounds to nearest, as np.float32(divisor) */
 }
 
 void odtc_minmax_f32(const float *x, float *range, size_t numel)
@@ -414,11 +444,95 @@ void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel)
     }
 }
 
+int32_t odtc_relu6_bound(const float *acc_scale)
+{
+    const float q = floorf(6.0f / *acc_scale);
+    if (q >= 2147483648.0f) { /* 2^31 and +inf (a zero or subnormal scale): everything passes */
+        return INT32_MAX;
+    }
+    if (!(q > 0.0f)) { /* NaN, -inf, non-positive quotients */
+        return 0;
+    }
+    return (int32_t)q; /* an integer-valued float in [1, 2^31) */
+}
+
+void odtc_acc_relu6(const int32_t *acc, const float *acc_scale, int32_t *y, size_t numel)
+{
+    const int32_t hi = odtc_relu6_bound(acc_scale);
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t v = acc[i] > 0 ? acc[i] : 0;
+        y[i] = v < hi ? v : hi;
+    }
+}
+
 void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
                          const float *acc_scale, const float *y_scale, const int32_t *y_zero_point)
 {
     const int32_t zero = 0;
     odtc_requantize(acc, ODTC_S32, y, y_storage, numel, acc_scale, &zero, y_scale, y_zero_point);
+}
+
+/* ---- residual add and global average pool ---------------------------------------------- */
+
+/* fqt.qadd_real, element i: f32(sa * f32(a - za)) + f32(sb * f32(b - zb)). */
+static float fqt_qadd_value(const void *a, int32_t a_storage, float sa, int32_t za, const void *b,
+                            int32_t b_storage, float sb, int32_t zb, size_t i)
+{
+    const float ra = fqt_dequantize_value(a, a_storage, sa, za, i);
+    const float rb = fqt_dequantize_value(b, b_storage, sb, zb, i);
+    return ra + rb;
+}
+
+void odtc_qadd_range(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
+                     const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
+                     float *range, size_t numel)
+{
+    const float sa = *a_scale, sb = *b_scale;
+    const int32_t za = *a_zero_point, zb = *b_zero_point;
+    fqt_minmax m = {0.0f, 0.0f, 0, 0};
+    for (size_t i = 0; i < numel && !m.nan; ++i) {
+        fqt_minmax_add(&m, fqt_qadd_value(a, a_storage, sa, za, b, b_storage, sb, zb, i));
+    }
+    fqt_minmax_store(&m, range);
+}
+
+/* The real sums go through a small stack block into odtc_quantize (the library's one
+ * quantization, so qadd rounds and saturates exactly as quantize does). Each block is read
+ * completely before it is written, so y may be a or b. */
+#define FQT_QADD_BLOCK 32
+
+void odtc_qadd(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
+               const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
+               void *y, int32_t y_storage, const float *y_scale, const int32_t *y_zero_point, size_t numel)
+{
+    const float sa = *a_scale, sb = *b_scale;
+    const int32_t za = *a_zero_point, zb = *b_zero_point;
+    const size_t ybytes = fqt_storage_bytes(y_storage);
+    float real[FQT_QADD_BLOCK];
+    for (size_t i0 = 0; i0 < numel; i0 += FQT_QADD_BLOCK) {
+        const size_t m = numel - i0 < FQT_QADD_BLOCK ? numel - i0 : FQT_QADD_BLOCK;
+        for (size_t j = 0; j < m; ++j) {
+            real[j] = fqt_qadd_value(a, a_storage, sa, za, b, b_storage, sb, zb, i0 + j);
+        }
+        odtc_quantize(real, (int8_t *)y + i0 * ybytes, y_storage, 1u, 1u, m, y_scale, y_zero_point, 0);
+    }
+}
+
+void odtc_qavgpool_acc(const void *x, int32_t x_storage, const int32_t *x_zero_point, int32_t *acc,
+                       int32_t n, int32_t c, int32_t spatial)
+{
+    /* sum(x) - spatial * zx in wrapping 32-bit arithmetic: the exact sum whenever it fits
+     * int32 (fqt.py rejects the others), with no signed overflow on the way */
+    const uint32_t zx = (uint32_t)*x_zero_point;
+    const size_t rows = (size_t)n * (size_t)c;
+    for (size_t r = 0; r < rows; ++r) {
+        const size_t base = r * (size_t)spatial;
+        uint32_t sum = 0u;
+        for (int32_t i = 0; i < spatial; ++i) {
+            sum += (uint32_t)fqt_load_q(x, x_storage, base + (size_t)i);
+        }
+        acc[r] = (int32_t)(sum - (uint32_t)spatial * zx);
+    }
 }
 
 void odtc_qgrad_bias(const void *e, int32_t e_storage, const float *scale, const int32_t *zero_point, float *db,
@@ -458,7 +572,9 @@ void odtc_acc_stream_init(odtc_acc_stream *s, int32_t relu, const float *acc_sca
 
 void odtc_acc_stream_plane(odtc_acc_stream *s, int32_t *plane, size_t numel, size_t offset)
 {
-    if (s->relu) {
+    if (s->relu == 2) {
+        odtc_acc_relu6(plane, s->acc_scale, plane, numel);
+    } else if (s->relu) {
         odtc_acc_relu(plane, plane, numel);
     }
     if (s->range != NULL) {
@@ -495,22 +611,28 @@ static void qconv2d_acc_stream(const void *x, int32_t is_u8, const int32_t *x_ze
                                const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
                                float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+                               int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                               int32_t groups)
 {
     const int32_t oh = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
     const int32_t ow = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
     const size_t spatial = (size_t)oh * (size_t)ow;
+    const int32_t ci = c / groups; /* input channels per group = channels of a filter */
+    const int32_t og = o / groups; /* output channels per group */
     const size_t xsize = (size_t)c * (size_t)h * (size_t)w_; /* bytes per sample (8-bit) */
-    const size_t wsize = (size_t)c * (size_t)kh * (size_t)kw;
+    const size_t gsize = (size_t)ci * (size_t)h * (size_t)w_; /* bytes per channel group */
+    const size_t wsize = (size_t)ci * (size_t)kh * (size_t)kw;
     int32_t *plane = scratch;
     void *acc_scratch = scratch + spatial;
     odtc_acc_stream sink;
     odtc_acc_stream_init(&sink, relu, acc_scale, y_scale, y_zero_point, y, y_storage, range);
     for (int32_t ni = 0; ni < n; ++ni) {
-        const void *xn = (const int8_t *)x + (size_t)ni * xsize;
+        const int8_t *xn = (const int8_t *)x + (size_t)ni * xsize;
         for (int32_t oc = 0; oc < o; ++oc) {
-            qconv2d_acc(xn, is_u8, x_zero_point, w + (size_t)oc * wsize, w_zero_point,
-                        bias != NULL ? bias + oc : NULL, acc_scale, plane, acc_scratch, 1, c, h, w_, 1, kh, kw,
+            /* filter oc sees its group's ci input channels: a groups-1 conv of those */
+            const void *xg = xn + (size_t)(oc / og) * gsize;
+            qconv2d_acc(xg, is_u8, x_zero_point, w + (size_t)oc * wsize, w_zero_point,
+                        bias != NULL ? bias + oc : NULL, acc_scale, plane, acc_scratch, 1, ci, h, w_, 1, kh, kw,
                         stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, 1);
             odtc_acc_stream_plane(&sink, plane, spatial, ((size_t)ni * (size_t)o + (size_t)oc) * spatial);
         }
@@ -555,11 +677,12 @@ void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, co
                                 const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
                                 float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
                                 int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups)
 {
     qconv2d_acc_stream(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, y_scale, y_zero_point, y, y_storage,
                        range, relu, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
-                       pad_bottom, pad_right);
+                       pad_bottom, pad_right, groups);
 }
 
 void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
@@ -567,11 +690,12 @@ void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, c
                                 const float *y_scale, const int32_t *y_zero_point, void *y, int32_t y_storage,
                                 float *range, int32_t relu, int32_t *scratch, int32_t n, int32_t c, int32_t h,
                                 int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right)
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups)
 {
     qconv2d_acc_stream(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, y_scale, y_zero_point, y, y_storage,
                        range, relu, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
-                       pad_bottom, pad_right);
+                       pad_bottom, pad_right, groups);
 }
 
 /* ---- backward ---------------------------------------------------------------------------- */
@@ -585,6 +709,33 @@ void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_poi
     for (size_t i = 0; i < numel; ++i) {
         const int32_t v = fqt_load_q(y, y_storage, i) > zy ? fqt_load_q(e, e_storage, i) : ze;
         fqt_store_q(dx, e_storage, i, v);
+    }
+}
+
+void odtc_qrelu6_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
+                      const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
+                      void *dx, size_t numel)
+{
+    const int32_t ze = *e_zero_point;
+    const int32_t zy = *y_zero_point;
+    const float t = rintf(6.0f / *y_scale); /* zy + t: where relu6's 6 lands on y's grid */
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t yv = fqt_load_q(y, y_storage, i);
+        const float d = fqt_diff_f32(yv, zy); /* NaN t: no comparison holds */
+        const int32_t v = (yv > zy && d < t) ? fqt_load_q(e, e_storage, i) : ze;
+        fqt_store_q(dx, e_storage, i, v);
+    }
+}
+
+void odtc_qbroadcast_hw(const void *e, void *dx, int32_t n, int32_t c, int32_t spatial)
+{
+    const uint8_t *src = (const uint8_t *)e;
+    uint8_t *dst = (uint8_t *)dx;
+    const size_t plane = (size_t)spatial;
+    /* backwards: plane r covers elements >= r, so e[r' < r] is still unread-and-intact when
+     * dx == e */
+    for (size_t r = (size_t)n * (size_t)c; r-- > 0;) {
+        memset(dst + r * plane, src[r], plane);
     }
 }
 

@@ -116,8 +116,8 @@ func.func @forward(%x: tensor<1x2x5x3xf32>) -> tensor<1x2x5x3xf32> {
 // second requantizes plane by plane into the u8 logits at 136 (pads top/left only: the
 // bottom/right follow from oh x ow); scratch at 8 holds one int32 plane. The loss is f32 on
 // the dequantized logits; the int8 error (at 80) goes back through two streamed
-// odtc_qconv2d_acc_stream_s8 passes with the same weight p6 (before its update; groups
-// dropped from the geometry), its bias gradient comes straight from the int8 error
+// odtc_qconv2d_acc_stream_s8 passes with the same weight p6 (before its update; groups 1
+// last in the geometry), its bias gradient comes straight from the int8 error
 // (odtc_qgrad_bias: n 1, o 2, spatial 15), and the weight takes the fused row-by-row update
 // odtc_qconv_transpose2d_grad_weight_sgd_u8 (rows = its 3 input channels, row_range s3) and
 // then odtc_qweight_regrid. Both counters advance once.
@@ -152,8 +152,8 @@ func.func @forward(%x: tensor<1x2x5x3xf32>) -> tensor<1x2x5x3xf32> {
 // U8-NEXT:  odtc_sigmoid_bce_f32_grad(ODTC_ARENA(float, 8), target, ODTC_ARENA(float, 136), 30);
 // U8:       odtc_quantize(ODTC_ARENA(float, 136), ODTC_ARENA(int8_t, 80), 0, 30, 1, 1, ODTC_ARENA(float, 112), ODTC_ARENA(int32_t, 16), 0);
 // U8:       *ODTC_ARENA(float, 8) = odtc_scale_mul(ODTC_ARENA(float, 112), s1);
-// U8-NEXT:  odtc_qconv2d_acc_stream_s8(ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), p6, s2, NULL, ODTC_ARENA(float, 8), NULL, NULL, NULL, 0, ODTC_ARENA(float, 136), 0, ODTC_ARENA(int32_t, 24), 1, 2, 5, 3, 3, 3, 2, 2, 1, 1, 0, 0, 1);
-// U8:       odtc_qconv2d_acc_stream_s8(ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), p6, s2, NULL, ODTC_ARENA(float, 8), ODTC_ARENA(float, 192), ODTC_ARENA(int32_t, 200), ODTC_ARENA(int8_t, 136), 0, NULL, 0, ODTC_ARENA(int32_t, 24), 1, 2, 5, 3, 3, 3, 2, 2, 1, 1, 0, 0, 1);
+// U8-NEXT:  odtc_qconv2d_acc_stream_s8(ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), p6, s2, NULL, ODTC_ARENA(float, 8), NULL, NULL, NULL, 0, ODTC_ARENA(float, 136), 0, ODTC_ARENA(int32_t, 24), 1, 2, 5, 3, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1);
+// U8:       odtc_qconv2d_acc_stream_s8(ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), p6, s2, NULL, ODTC_ARENA(float, 8), ODTC_ARENA(float, 192), ODTC_ARENA(int32_t, 200), ODTC_ARENA(int8_t, 136), 0, NULL, 0, ODTC_ARENA(int32_t, 24), 1, 2, 5, 3, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1);
 // U8:       odtc_qgrad_bias(ODTC_ARENA(int8_t, 80), 0, ODTC_ARENA(float, 112), ODTC_ARENA(int32_t, 16), ODTC_ARENA(float, 24), 1, 2, 15);
 // U8-NEXT:  odtc_sgd_update_f32(p7, ODTC_ARENA(float, 24), NULL, NULL, 2, 1, 0, 1, 0x1.0000000000000p-1f);
 // U8:       odtc_qconv_transpose2d_grad_weight_sgd_u8(ODTC_ARENA(uint8_t, 336), ODTC_ARENA(int32_t, 288), ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), ODTC_ARENA(float, 8), s1, s2, p6, s3, s24, ODTC_ARENA(int32_t, 24), 1, 3, 2, 3, 2, 3, 2, 5, 3, 2, 1, 1, 0, 0x1.0000000000000p-1f, 1, 0);

@@ -516,10 +516,18 @@ qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_poi
 // ==== streamed accumulators and the bias gradient from an 8-bit error ============================
 
 func.func @f(%x: tensor<1x4x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<2xf32> {
-  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x4x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x4x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
   func.return %r : tensor<2xf32>
 }
-// CHECK: qtrain.qconv2d_acc_stream: streams groups = 1 only, got 2
+// CHECK: qtrain.qconv2d_acc_stream: weight has 2 input channels per group, input has 4 in 4 group(s)
+
+// -----
+
+func.func @f(%x: tensor<1x4x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x1x3x3x!qtrain.q<si8, asym>>, %zw: tensor<i32>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 4 : i64, relu, relu6, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x4x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x1x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_acc_stream: relu and relu6 are exclusive
 
 // -----
 
@@ -527,7 +535,7 @@ func.func @f(%x: tensor<1x3x6x6x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: ten
   %r = "qtrain.qconv2d_acc_stream"(%x, %zx, %w, %zw, %s) <{stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x3x6x6x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
   func.return %r : tensor<2xf32>
 }
-// CHECK: qtrain.qconv2d_acc_stream: weight has 2 input channels, input has 3
+// CHECK: qtrain.qconv2d_acc_stream: weight has 2 input channels per group, input has 3 in 1 group(s)
 
 // -----
 
