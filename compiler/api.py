@@ -276,6 +276,8 @@ def op_macs(op: Operation) -> int:
         oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), tuple(int(v) for v in op.stride.get_values()),
                                        tuple(int(v) for v in op.padding.get_values()))
         return n * o * oh * ow * cg * kh * kw
+    if isinstance(op, qtrain.QConv2dPwDwStreamOp):
+        return sum(fused_stream_macs(op))
     if isinstance(op, qtrain.QConvTranspose2dGradWeightOp):
         n, c, h, w = shape(op.input)
         _, o, kh, kw = shape(op.weight_grad)
@@ -319,6 +321,15 @@ def op_macs(op: Operation) -> int:
     return 0
 
 
+def fused_stream_macs(op: qtrain.QConv2dPwDwStreamOp) -> tuple[int, int]:
+    """(first conv, depthwise conv) MACs of a fused conv -> depthwise stream."""
+    n, e, h1, w1 = op.h_shape()
+    _, c, kh1, kw1 = qtrain.tensor_shape(op.weight1)
+    _, _, oh, ow = op.out_shape()
+    _, _, kh2, kw2 = qtrain.tensor_shape(op.weight2)
+    return n * e * h1 * w1 * c * kh1 * kw1, n * e * oh * ow * kh2 * kw2
+
+
 QUANT_BACKWARD = (qtrain.QConv2dGradInputOp, qtrain.QConv2dGradWeightOp, qtrain.QDenseGradInputOp,
                   qtrain.QDenseGradWeightOp, qtrain.QDenseGradWeightSgdOp, qtrain.QConv2dGradWeightSgdOp,
                   qtrain.QConvTranspose2dGradWeightOp, qtrain.QConvTranspose2dGradWeightSgdOp)
@@ -334,6 +345,11 @@ def train_step_macs(fn: func.FuncOp) -> dict[str, int]:
     for op in fn.body.block.ops:
         m = op_macs(op)
         if not m:
+            continue
+        if isinstance(op, qtrain.QConv2dPwDwStreamOp):  # its first conv was computed by h's range stream
+            first, depthwise = fused_stream_macs(op)
+            out["recompute"] += first + (depthwise if not op.is_range else 0)
+            out["forward"] += depthwise if op.is_range else 0
             continue
         if "qtrain.recompute" in op.attributes or (
             isinstance(op, qtrain.QConv2dAccStreamOp | qtrain.QConvTranspose2dAccStreamOp

@@ -70,8 +70,9 @@ class MemoryConfig:
     at a time, twice (their range, then their 8-bit result), instead of storing them —
     those that lower the step's peak (qtrain-stream-accumulators); 0 = off."""
     stream_all: bool = False
-    """With stream_accumulator_bytes: stream every eligible accumulator, not only those
-    that lower the peak."""
+    """With stream_accumulator_bytes: stream every eligible accumulator, fuse every eligible
+    conv -> depthwise pair and pack every eligible relu mask, not only those that lower the
+    peak."""
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ from odtc.dialects.qtrain import (
 )
 
 ROUNDINGS = ("nearest", "stochastic")
+MASK_ELT = IntegerType(8, Signedness.UNSIGNED)
+"""Element type of packed 1-bit masks (`qtrain.qrelu_mask`): 8 elements per byte."""
 NORMALIZATIONS = ("standardize", "qas", "none")
 
 
@@ -1517,6 +1519,188 @@ class QConv2dGradInputStreamOp(IRDLOperation):
                              f"{_fmt((n, c, *hw))}")
 
 
+@irdl_op_definition
+class QReluMaskOp(IRDLOperation):
+    """A saved relu / relu6 output reduced to the bit its backward needs, 8 per byte
+    (fqt.relu_mask): with `scale`, relu6's (zy < y < zy + rintf(6 / sy)), else relu's (y > zy).
+
+    `%m = qtrain.qrelu_mask %y[%zy] scale %sy : (...) -> tensor<32xui8>`"""
+
+    name = "qtrain.qrelu_mask"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    input_scale = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = ("$input `[` $input_zero_point `]` (`scale` $input_scale^)? attr-dict "
+                       "`:` functional-type(operands, results)")
+
+    def __init__(self, y: SSAValue, zy: SSAValue, sy: SSAValue | None = None) -> None:
+        n = 1
+        for d in tensor_shape(y):
+            n *= d
+        super().__init__(operands=[y, zy, sy], result_types=[_tensor(((n + 7) // 8,), MASK_ELT)])
+
+    def verify_(self) -> None:
+        _q8(self, "input", self.input)
+        _zp(self, "input", self.input_zero_point)
+        if self.input_scale is not None:
+            _scalar(self, "input scale", self.input_scale)
+        n = 1
+        for d in tensor_shape(self.input):
+            n *= d
+        t = _require_tensor(self, "result", self.output)
+        if t.element_type != MASK_ELT or tuple(t.get_shape()) != ((n + 7) // 8,):
+            raise _err(self, f"result must be tensor<{(n + 7) // 8}xui8> (one bit per element), got {self.output.type}")
+
+
+@irdl_op_definition
+class QMaskGradOp(IRDLOperation):
+    """e where the packed mask's bit is set, else ze (fqt.qmask_grad): qrelu_grad /
+    qrelu6_grad from one bit per element. `%d = qtrain.qmask_grad %e[%ze], %m : (...) -> ...`"""
+
+    name = "qtrain.qmask_grad"
+    output_grad = operand_def(TensorType)
+    output_grad_zero_point = operand_def(TensorType)
+    mask = operand_def(TensorType)
+    input_grad = result_def(TensorType)
+    assembly_format = ("$output_grad `[` $output_grad_zero_point `]` `,` $mask attr-dict "
+                       "`:` functional-type(operands, results)")
+
+    def __init__(self, e: SSAValue, ze: SSAValue, mask: SSAValue) -> None:
+        super().__init__(operands=[e, ze, mask], result_types=[e.type])
+
+    def verify_(self) -> None:
+        _q8(self, "output error", self.output_grad)
+        _zp(self, "output error", self.output_grad_zero_point)
+        n = 1
+        for d in tensor_shape(self.output_grad):
+            n *= d
+        t = _require_tensor(self, "mask", self.mask)
+        if t.element_type != MASK_ELT or tuple(t.get_shape()) != ((n + 7) // 8,):
+            raise _err(self, f"mask must be tensor<{(n + 7) // 8}xui8> for {n} errors, got {self.mask.type}")
+        if self.input_grad.type != self.output_grad.type:
+            raise _err(self, "result type must equal the output error type")
+
+
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
+@irdl_op_definition
+class QConv2dPwDwStreamOp(IRDLOperation):
+    """A conv (groups 1) whose 8-bit output h is read only by a depthwise conv, both computed
+    one channel at a time so that h is never stored whole (fqt.qconv2d_pw_dw_stream): the
+    first conv's channel plane goes through `act1` and is requantized to h's (h_scale,
+    h_zero_point) in `h_type`, then the depthwise conv of that plane through `act2` into
+    its range (no output scale: tensor<2xf32>) or its requantized 8-bit result. Operands:
+    x, zx, w1, zw1, b1?, acc1_scale, h_scale, h_zero_point, w2, zw2, b2?, acc2_scale,
+    y_scale?, y_zero_point?
+
+    Generic syntax only (several optional operands)."""
+
+    name = "qtrain.qconv2d_pw_dw_stream"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    weight1 = operand_def(TensorType)
+    weight1_zero_point = operand_def(TensorType)
+    bias1 = opt_operand_def(TensorType)
+    acc1_scale = operand_def(TensorType)
+    h_scale = operand_def(TensorType)
+    h_zero_point = operand_def(TensorType)
+    weight2 = operand_def(TensorType)
+    weight2_zero_point = operand_def(TensorType)
+    bias2 = opt_operand_def(TensorType)
+    acc2_scale = operand_def(TensorType)
+    output_scale = opt_operand_def(TensorType)
+    output_zero_point = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    stride1 = prop_def(DenseArrayBase[I64])
+    padding1 = prop_def(DenseArrayBase[I64])
+    stride2 = prop_def(DenseArrayBase[I64])
+    padding2 = prop_def(DenseArrayBase[I64])
+    act1 = prop_def(StringAttr)
+    act2 = prop_def(StringAttr)
+    h_type = prop_def(QuantType)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    @property
+    def is_range(self) -> bool:
+        return self.output_scale is None
+
+    def h_shape(self) -> tuple[int, int, int, int]:
+        n, _, h, w = tensor_shape(self.input)
+        e, _, kh, kw = tensor_shape(self.weight1)
+        oh, ow = conv_output_hw((h, w), (kh, kw), _ints(self.stride1, 2, self, "stride1", 1),
+                                _ints(self.padding1, 4, self, "padding1", 0))
+        return n, e, oh, ow
+
+    def out_shape(self) -> tuple[int, int, int, int]:
+        n, e, h, w = self.h_shape()
+        _, _, kh, kw = tensor_shape(self.weight2)
+        oh, ow = conv_output_hw((h, w), (kh, kw), _ints(self.stride2, 2, self, "stride2", 1),
+                                _ints(self.padding2, 4, self, "padding2", 0))
+        return n, e, oh, ow
+
+    def verify_(self) -> None:
+        _q8(self, "input", self.input)
+        _q8(self, "weight1", self.weight1)
+        _q8(self, "weight2", self.weight2)
+        for what, v in (("input", self.input_zero_point), ("weight1", self.weight1_zero_point),
+                        ("h", self.h_zero_point), ("weight2", self.weight2_zero_point)):
+            _zp(self, what, v)
+        for what, v in (("acc1 scale", self.acc1_scale), ("h scale", self.h_scale), ("acc2 scale", self.acc2_scale)):
+            _scalar(self, what, v)
+        _require_rank(self, "input", self.input, (4,))
+        _require_rank(self, "weight1", self.weight1, (4,))
+        _require_rank(self, "weight2", self.weight2, (4,))
+        _, c, _, _ = tensor_shape(self.input)
+        e, c1, _, _ = tensor_shape(self.weight1)
+        e2, one, _, _ = tensor_shape(self.weight2)
+        if c1 != c:
+            raise _err(self, f"weight1 has {c1} input channels, the input {c}")
+        if e2 != e or one != 1:
+            raise _err(self, f"weight2 must be a depthwise [{e}, 1, kh, kw] weight, got {_fmt(tensor_shape(self.weight2))}")
+        for what, b, k in (("bias1", self.bias1, e), ("bias2", self.bias2, e)):
+            if b is not None:
+                _require_f32(self, what, b)
+                _require_shape(self, what, b, (k,))
+        for what, a in (("act1", self.act1), ("act2", self.act2)):
+            if a.data not in ACTIVATIONS:
+                raise _err(self, f"{what} must be one of {', '.join(ACTIVATIONS)}, got '{a.data}'")
+        if self.h_type.storage.width.data != 8 or self.h_type.per_channel_axis is not None:
+            raise _err(self, f"h_type must be an 8-bit per-tensor type, got {self.h_type}")
+        _verify_stream_result(self, self.output_scale, self.output_zero_point, self.output)
+        if not self.is_range and tuple(tensor_shape(self.output)) != self.out_shape():
+            raise _err(self, f"result has shape {_fmt(tensor_shape(self.output))}, the depthwise conv "
+                             f"{_fmt(self.out_shape())}")
+
+    @staticmethod
+    def fuse(first: "_AccStream", second: "_AccStream", out_scale: SSAValue | None = None,
+             out_zero_point: SSAValue | None = None, out_type: QuantType | None = None) -> "QConv2dPwDwStreamOp":
+        """From the requantizing stream `first` (h) and a depthwise stream `second` reading h."""
+        assert isinstance(first, QConv2dAccStreamOp) and isinstance(second, QConv2dAccStreamOp)
+        assert first.output_scale is not None and first.output_zero_point is not None
+        h_t = first.output.type
+        assert isinstance(h_t, TensorType) and isinstance(h_t.element_type, QuantType)
+        assert out_scale is None or not second.is_range, "a requantizing fusion is built from the requantizing stream"
+        rt = _tensor((2,)) if out_scale is None else _tensor(tensor_shape(second.output), out_type)
+        return QConv2dPwDwStreamOp.create(
+            operands=[first.input, first.input_zero_point, first.weight, first.weight_zero_point,
+                      *([first.bias] if first.bias is not None else []), first.acc_scale, first.output_scale,
+                      first.output_zero_point, second.weight, second.weight_zero_point,
+                      *([second.bias] if second.bias is not None else []), second.acc_scale,
+                      *([out_scale, out_zero_point] if out_scale is not None else [])],
+            result_types=[rt],
+            properties={
+                "stride1": first.stride, "padding1": first.padding, "stride2": second.stride,
+                "padding2": second.padding, "act1": StringAttr(first.activation or "none"),
+                "act2": StringAttr(second.activation or "none"), "h_type": h_t.element_type,
+                "operandSegmentSizes": DenseArrayBase.from_list(i32, [
+                    1, 1, 1, 1, int(first.bias is not None), 1, 1, 1, 1, 1, int(second.bias is not None), 1,
+                    int(out_scale is not None), int(out_scale is not None)]),
+            },
+        )
+
+
 FQT_OPS: tuple[type[IRDLOperation], ...] = (
     ScaleMulOp,
     MinMaxOp,
@@ -1551,6 +1735,9 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
     QAvgPoolAccOp,
     QBroadcastHwOp,
     QRelu6GradOp,
+    QReluMaskOp,
+    QMaskGradOp,
+    QConv2dPwDwStreamOp,
 )
 
 __all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]

@@ -78,6 +78,12 @@ def _stream_accumulators() -> type[ModulePass]:
     return StreamAccumulatorsPass
 
 
+def _pack_masks() -> type[ModulePass]:
+    from odtc.passes.pack_masks import PackMasksPass
+
+    return PackMasksPass
+
+
 def _convert_qtrain_to_c() -> type[ModulePass]:
     from odtc.passes.convert_qtrain_to_c import ConvertQTrainToCPass
 
@@ -94,6 +100,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qtrain-quantize": _quantize,
         "qtrain-partial-update": _partial_update,
         "qtrain-stream-accumulators": _stream_accumulators,
+        "qtrain-pack-masks": _pack_masks,
         "qtrain-insert-checkpoints": _insert_checkpoints,
         "qtrain-schedule": _schedule,
         "qtrain-fuse-updates": _fuse_updates,

@@ -99,6 +99,13 @@ def scratch_bytes(op: Operation) -> int:
         padding = tuple(int(v) for v in op.padding.get_values())
         oh, ow = qtrain.conv_output_hw((h, w), (kh, kw), stride, padding)
         return 4 * oh * ow + 4 + 4 * ((c * kh * kw + 1) // 2)
+    if isinstance(op, qtrain.QConv2dPwDwStreamOp):  # ODTC_QCONV2D_PW_DW_STREAM_SCRATCH_BYTES
+        _, _, h1, w1 = op.h_shape()
+        _, _, oh, ow = op.out_shape()
+        _, c, kh1, kw1 = qtrain.tensor_shape(op.weight1)
+        _, _, kh2, kw2 = qtrain.tensor_shape(op.weight2)
+        return (4 * h1 * w1 + 4 + 4 * ((c * kh1 * kw1 + 1) // 2) + 4 * ((h1 * w1 + 3) // 4) + 4 * oh * ow
+                + 4 + 4 * ((kh2 * kw2 + 1) // 2))
     if isinstance(op, qtrain.QConv2dGradInputStreamOp):  # ODTC_QCONV2D_GRAD_INPUT_STREAM_SCRATCH_BYTES
         _, _, h, w = op.input_shape()
         o, _, kh, kw = qtrain.tensor_shape(op.weight)
@@ -139,13 +146,32 @@ def _root(v: SSAValue, parent: dict[SSAValue, SSAValue] | None = None) -> SSAVal
 # on x[i]): with `inplace`, the result takes over the input's buffer when that input (and
 # everything sharing its buffer) is read for the last time by this op.
 INPLACE = (qtrain.ReluOp, qtrain.Relu6Op, qtrain.AddOp, qtrain.AccReluOp, qtrain.AccRelu6Op, qtrain.QAddOp,
-           qtrain.QRelu6GradOp)
+           qtrain.QRelu6GradOp, qtrain.QMaskGradOp, qtrain.QConv2dAccStreamOp)
 INPLACE_OPERANDS: dict[type, tuple[int, ...]] = {
     qtrain.AccRelu6Op: (0,),  # not the scale
     qtrain.QAddOp: (0, 3),  # lhs or rhs, not the scales / zero-points
     qtrain.QRelu6GradOp: (0,),  # the error (runtime/c: dx == e)
+    qtrain.QMaskGradOp: (0,),
+    qtrain.QConv2dAccStreamOp: (0,),  # only as `_inplace_ok` says
 }
 """Operands a result may take over, where an op has operands of other kinds (default: any)."""
+
+
+def _inplace_ok(o: Operation) -> bool:
+    """Ops of INPLACE that may write over their input only in some forms: a streamed conv
+    only when it requantizes a depthwise conv (multiplier 1) into the same 8-bit storage and
+    no larger: output plane c depends only on input plane c, which the kernel has fully read
+    before it writes plane c at an offset no later than the input plane's
+    (runtime/c/include/odtc_kernels.h)."""
+    if not isinstance(o, qtrain.QConv2dAccStreamOp):
+        return True
+    if o.is_range:
+        return False
+    _, c, h, w = qtrain.tensor_shape(o.input)
+    oc, i, _, _ = qtrain.tensor_shape(o.weight)
+    _, _, oh, ow = qtrain.tensor_shape(o.output)
+    same_storage = qtrain.element_type(o.input) == qtrain.element_type(o.output)
+    return o.groups.value.data == c == oc and i == 1 and oh * ow <= h * w and same_storage
 
 
 def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
@@ -161,6 +187,8 @@ def _inplace_parents(ops: list[Operation]) -> dict[SSAValue, SSAValue]:
         if not isinstance(o, INPLACE):
             continue
         i = ops.index(o)
+        if not _inplace_ok(o):
+            continue
         allowed = INPLACE_OPERANDS.get(type(o))
         for k, cand in enumerate(o.operands):
             if allowed is not None and k not in allowed:

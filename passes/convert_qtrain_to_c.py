@@ -23,12 +23,13 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseArrayBase,
-    FloatAttr,
     Float32Type,
     Float64Type,
+    FloatAttr,
     IntegerAttr,
     IntegerType,
     ModuleOp,
+    Signedness,
     StringAttr,
     SymbolRefAttr,
     TensorType,
@@ -58,7 +59,7 @@ def ctype_of(t: Attribute) -> str:
     if isinstance(elt, qtrain.QuantType):
         w, signed = elt.storage.width.data, elt.is_signed
     elif isinstance(elt, IntegerType):
-        w, signed = elt.width.data, True
+        w, signed = elt.width.data, elt.signedness.data != Signedness.UNSIGNED
     else:
         raise _fail(f"no C type for element type {elt}")
     return {(8, True): "int8_t", (8, False): "uint8_t", (16, True): "int16_t", (32, True): "int32_t"}.get(
@@ -592,6 +593,35 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
         case qtrain.QBroadcastHwOp():
             n, c, h, w = _shape(op.output)
             L.call("odtc_qbroadcast_hw", r(op.input), r(op.output), _i(n), _i(c), _i(h * w))
+        case qtrain.QReluMaskOp():
+            L.call("odtc_qrelu_mask", r(op.input), _i(_q8_storage(op, "input", op.input)), r(op.input_zero_point),
+                   _opt_ref(L, op.input_scale, "float"), r(op.output), _i(prod(_shape(op.input))))
+        case qtrain.QMaskGradOp():
+            L.call("odtc_qmask_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+                   r(op.output_grad_zero_point), r(op.mask), r(op.input_grad), _i(prod(_shape(op.output_grad))))
+        case qtrain.QConv2dPwDwStreamOp():
+            _require_s8(op, "weight1", op.weight1)
+            _require_s8(op, "weight2", op.weight2)
+            suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            n, c, h, w = _shape(op.input)
+            e, _, kh1, kw1 = _shape(op.weight1)
+            _, _, kh2, kw2 = _shape(op.weight2)
+            act = {"none": 0, "relu": 1, "relu6": 2}
+            null_f = ckern.RefAttr("null", "", 0, "float")
+            if op.is_range:
+                sink = [null_f, ckern.RefAttr("null", "", 0, "int32_t"), ckern.RefAttr("null", "", 0, "int8_t"), _i(0),
+                        r(op.output)]
+            else:
+                sink = [r(op.output_scale), r(op.output_zero_point), r(op.output),
+                        _i(_q8_storage(op, "result", op.output)), null_f]
+            L.call(f"odtc_qconv2d_pw_dw_stream_{suffix}", r(op.input), r(op.input_zero_point), r(op.weight1),
+                   r(op.weight1_zero_point), _opt_ref(L, op.bias1, "float"), r(op.acc1_scale), _i(act[op.act1.data]),
+                   r(op.h_scale), r(op.h_zero_point), _i(_storage(op.h_type)), r(op.weight2),
+                   r(op.weight2_zero_point), _opt_ref(L, op.bias2, "float"), r(op.acc2_scale),
+                   _i(act[op.act2.data]), *sink, _scratch(op), _i(n), _i(c), _i(h), _i(w), _i(e), _i(kh1), _i(kw1),
+                   *[_i(int(v)) for v in op.stride1.get_values()], *[_i(int(v)) for v in op.padding1.get_values()],
+                   _i(kh2), _i(kw2), *[_i(int(v)) for v in op.stride2.get_values()],
+                   *[_i(int(v)) for v in op.padding2.get_values()])
         case qtrain.QRelu6GradOp():
             L.call("odtc_qrelu6_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),

@@ -29,6 +29,15 @@ output channel o reads only its group's input channels; relu or relu6 applied pe
 accumulator has other readers, or whose minmax and requantize scales are not the layer's
 accumulator scale, is left alone.
 
+A conv whose streamed 8-bit output h is read only by a streamed depthwise conv (MobileNetV2's
+expansion conv and the depthwise conv after it) is then fused with it:
+`qtrain.qconv2d_pw_dw_stream` computes one channel plane of h at a time, requantized, and
+the depthwise conv of that plane, so h — the largest tensor of an inverted-residual block —
+is never stored (h's range still comes from the first conv's own range stream). The price is
+the first conv's MACs once more per depthwise pass (reported as recompute). Fused where it
+lowers the scheduled peak (every pair with `all=true`). Measured on MobileNetV2-w0.35 (TTE
+sparse update, u8): see README, "Training-step memory".
+
 Inference (`@forward`) requantizes to the stored output scale and tracks no range
 (`acc [-> acc_relu] -> requantize_acc`, no minmax): there the chain becomes the second,
 requantizing op alone — one pass, no MACs added. It is streamed only where the function's
@@ -197,6 +206,84 @@ def choose(fn: func.FuncOp, candidates: list[int], floor: int = 0) -> list[int]:
     return sorted(chosen)
 
 
+# ---- fused conv -> depthwise streams ------------------------------------------------------
+
+
+def _depthwise_reader(op: Operation, h: SSAValue) -> bool:
+    """A streamed depthwise conv (multiplier 1) of h."""
+    if not isinstance(op, qt.QConv2dAccStreamOp) or op.input is not h:
+        return False
+    e = qt.tensor_shape(h)[1]
+    o, i, _, _ = qt.tensor_shape(op.weight)
+    return op.groups.value.data == e and o == e and i == 1
+
+
+def _fusable(fn: func.FuncOp) -> list[int]:
+    """Block positions of requantizing streamed convs (groups 1) whose 8-bit output h is read
+    by streamed depthwise convs and nothing else (h is neither saved for the backward nor
+    returned), largest h first: h need never be stored whole."""
+    out: list[tuple[int, int]] = []
+    for i, op in enumerate(fn.body.block.ops):
+        if not isinstance(op, qt.QConv2dAccStreamOp) or op.is_range or op.groups.value.data != 1:
+            continue
+        h = op.output
+        readers = [u.operation for u in h.uses]
+        if readers and all(_depthwise_reader(r, h) for r in readers):
+            out.append((-_acc_bytes(h) // 4, i))
+    return [i for _, i in sorted(out)]
+
+
+def _fuse(fn: func.FuncOp, positions: list[int]) -> None:
+    """Replace each depthwise stream reading the h of the stream at these positions by a
+    `qtrain.qconv2d_pw_dw_stream` computing h one channel plane at a time; h's stream goes."""
+    ops = list(fn.body.block.ops)
+    block = fn.body.block
+    for i in positions:
+        first = ops[i]
+        assert isinstance(first, qt.QConv2dAccStreamOp)
+        for use in list(first.output.uses):
+            dw = use.operation
+            assert isinstance(dw, qt.QConv2dAccStreamOp)
+            if dw.is_range:
+                new = qt.QConv2dPwDwStreamOp.fuse(first, dw)
+            else:
+                t = dw.output.type
+                assert isinstance(t, TensorType) and isinstance(t.element_type, qt.QuantType)
+                new = qt.QConv2dPwDwStreamOp.fuse(first, dw, dw.output_scale, dw.output_zero_point, t.element_type)
+            block.insert_op_before(new, dw)
+            dw.output.replace_all_uses_with(new.output)
+            block.erase_op(dw)
+        block.erase_op(first)
+
+
+def _fused_peak(fn: func.FuncOp, positions: list[int]) -> int:
+    def fused(clone: func.FuncOp) -> None:
+        _fuse(clone, positions)
+        schedule_block(clone.body.block, ALIGNMENT)
+
+    return bound_of_copy(fn, fused, ALIGNMENT)
+
+
+def fuse_function(fn: func.FuncOp, every: bool = False, floor: int = 0) -> int:
+    """Fuses the eligible conv -> depthwise pairs of `fn` (with `every`, all; else greedily,
+    largest h first, each that lowers the scheduled peak above `floor`); returns how many."""
+    cands = _fusable(fn)
+    if not cands:
+        return 0
+    if every:
+        chosen = cands
+    else:
+        chosen, best = [], max(_fused_peak(fn, []), floor)
+        for c in cands:
+            if best == floor:
+                break
+            p = max(_fused_peak(fn, chosen + [c]), floor)
+            if p < best:
+                chosen, best = chosen + [c], p
+    _fuse(fn, sorted(chosen))
+    return len(chosen)
+
+
 def _training(fn: func.FuncOp) -> bool:
     return any(isinstance(o, qt.MinMaxOp) for o in fn.body.block.ops)
 
@@ -233,4 +320,9 @@ class StreamAccumulatorsPass(ModulePass):
             floor = 0
             if not _training(fn):
                 floor = max((_peak(g, []) for g in fns if g is not fn), default=0)
-            stream_function(fn, self.min_bytes, self.all, floor)
+            # streaming and fusion each move the peak to where the other may help next
+            # (MobileNetV2: fusing block 1's expansion exposes block 1's depthwise
+            # accumulator, which then lowers the peak when streamed): alternate until
+            # neither changes anything
+            while stream_function(fn, self.min_bytes, self.all, floor) + fuse_function(fn, self.all, floor):
+                pass

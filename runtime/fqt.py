@@ -275,6 +275,26 @@ def acc_stream(acc: ArrayLike, relu: bool | str, acc_scale: ArrayLike, scale: Ar
     return requantize_acc(a, acc_scale, scale, zero_point, qmin, qmax)
 
 
+def qconv2d_pw_dw_stream(x: ArrayLike, x_zero_point: ArrayLike, w1: ArrayLike, w1_zero_point: ArrayLike,
+                         b1: ArrayLike | None, acc1_scale: ArrayLike, act1: bool | str, h_scale: ArrayLike,
+                         h_zero_point: ArrayLike, h_qmin: int, h_qmax: int, stride1: Sequence[int],
+                         padding1: Sequence[int], w2: ArrayLike, w2_zero_point: ArrayLike, b2: ArrayLike | None,
+                         acc2_scale: ArrayLike, act2: bool | str, stride2: Sequence[int], padding2: Sequence[int],
+                         scale: ArrayLike | None = None, zero_point: ArrayLike | None = None, qmin: int = -128,
+                         qmax: int = 127) -> NDArray[Any]:
+    """A conv (groups 1) whose 8-bit output h feeds only a depthwise conv, computed channel
+    by channel without storing h (`qtrain.qconv2d_pw_dw_stream`): h = acc_stream of the
+    first conv's accumulator through act1, requantized to (h_scale, h_zero_point); then the
+    depthwise conv of h (groups = channels) through act2, reduced to its range (no `scale`)
+    or requantized to (scale, zero_point). The C kernel keeps one channel plane of h; the
+    result does not depend on the channel order."""
+    acc1 = qconv2d_acc(x, x_zero_point, w1, w1_zero_point, b1, acc1_scale, stride1, padding1, 1)
+    h = acc_stream(acc1, act1, acc1_scale, h_scale, h_zero_point, h_qmin, h_qmax)
+    e = h.shape[1]
+    acc2 = qconv2d_acc(h, h_zero_point, w2, w2_zero_point, b2, acc2_scale, stride2, padding2, e)
+    return acc_stream(acc2, act2, acc2_scale, scale, zero_point, qmin, qmax)
+
+
 # ---------------------------------------------------------------------------------------
 # Backward
 # ---------------------------------------------------------------------------------------
@@ -300,6 +320,27 @@ def qrelu6_grad(e: ArrayLike, e_zero_point: ArrayLike, y: ArrayLike, y_zero_poin
     d = (ya - _i(y_zero_point)).astype(np.float32)
     keep = (ya > _i(y_zero_point)) & (d < t)
     return np.where(keep, ea, np.int32(_i(e_zero_point))).astype(np.int32)
+
+
+def relu_mask(y: ArrayLike, y_zero_point: ArrayLike, y_scale: ArrayLike | None = None) -> NDArray[np.uint8]:
+    """The saved activation's backward mask packed 8 per byte (bit i % 8 of byte i // 8, in
+    element order): relu (no scale) bit = y > zy, relu6 bit = zy < y and f32(y - zy) <
+    rintf(6 / sy) — exactly where qrelu_grad / qrelu6_grad pass the error."""
+    ya = np.asarray(y, dtype=np.int64).reshape(-1)
+    keep = ya > _i(y_zero_point)
+    if y_scale is not None:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            t = np.rint(np.float32(6.0) / _s(y_scale))
+        keep &= (ya - _i(y_zero_point)).astype(np.float32) < t
+    return np.packbits(keep, bitorder="little")
+
+
+def qmask_grad(e: ArrayLike, e_zero_point: ArrayLike, mask: ArrayLike) -> I32:
+    """e where the packed mask's bit is set, else ze (real 0): qrelu_grad / qrelu6_grad
+    from one bit per element instead of the 8-bit output."""
+    ea = np.asarray(e, dtype=np.int32)
+    bits = np.unpackbits(np.asarray(mask, dtype=np.uint8), count=ea.size, bitorder="little").astype(bool)
+    return np.where(bits.reshape(ea.shape), ea, np.int32(_i(e_zero_point))).astype(np.int32)
 
 
 def qdense_grad_input(e: ArrayLike, e_zero_point: ArrayLike, w: ArrayLike, w_zero_point: ArrayLike) -> I32:

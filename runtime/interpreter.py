@@ -880,6 +880,33 @@ class FqtFunctions(InterpreterFunctions):
         h, w = _shape(op.output)[2:]
         return _result(op, fqt.qbroadcast_hw(args[0], h, w))
 
+    @impl(qt.QReluMaskOp)
+    def run_qrelu_mask(self, interpreter: Interpreter, op: qt.QReluMaskOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        return _result(op, fqt.relu_mask(a[op.input], a[op.input_zero_point], a.opt(op.input_scale)))
+
+    @impl(qt.QMaskGradOp)
+    def run_qmask_grad(self, interpreter: Interpreter, op: qt.QMaskGradOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.qmask_grad(*args))
+
+    @impl(qt.QConv2dPwDwStreamOp)
+    def run_qconv2d_pw_dw_stream(
+        self, interpreter: Interpreter, op: qt.QConv2dPwDwStreamOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        a = _Args(op, args)
+        act = {"none": False, "relu": True, "relu6": "relu6"}
+        ht = op.h_type
+        common = (a[op.input], a[op.input_zero_point], a[op.weight1], a[op.weight1_zero_point], a.opt(op.bias1),
+                  a[op.acc1_scale], act[op.act1.data], a[op.h_scale], a[op.h_zero_point], ht.qmin, ht.qmax,
+                  _ints(op.stride1.get_values()), _ints(op.padding1.get_values()), a[op.weight2],
+                  a[op.weight2_zero_point], a.opt(op.bias2), a[op.acc2_scale], act[op.act2.data],
+                  _ints(op.stride2.get_values()), _ints(op.padding2.get_values()))
+        if op.is_range:
+            return _result(op, fqt.qconv2d_pw_dw_stream(*common))
+        q = _quant(op.output)
+        return _result(op, fqt.qconv2d_pw_dw_stream(*common, a[op.output_scale], a[op.output_zero_point],
+                                                    q.qmin, q.qmax))
+
     @impl(qt.QDenseGradInputOp)
     def run_qdense_grad_input(
         self, interpreter: Interpreter, op: qt.QDenseGradInputOp, args: tuple[Any, ...]

@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from odtc.compiler import api, builder
 from odtc.compiler.config import config_from_dict
 from odtc.compiler.data import load_dataset
+from odtc.compiler.pipeline import pipeline_string
 from odtc.dialects import qtrain
 from odtc.runtime.emulator import toolchain_available
 
@@ -67,6 +68,12 @@ def _he_uniform(module):
 SPARSE = {"mode": "sparse", "bias_k": 5,
           "sparse_weights": ["classifier.weight:1", "conv6.weight:0.5", "conv8.weight:1", "conv3.weight:0.25"]}
 STREAM_ALL = {"stream_accumulator_bytes": 1, "stream_all": True}
+# TTE-like: the front (conv0..conv5) frozen without bias updates, so conv3's relu6 output is
+# read only by the depthwise conv4 (fused: qconv2d_pw_dw_stream), and conv6's and conv9's
+# backward read only their relu6 masks (conv7's and the pool's next weights are frozen or
+# absent: packed, qtrain-pack-masks)
+FROZEN_FRONT = {"mode": "sparse", "bias_k": 4,
+                "sparse_weights": ["classifier.weight:1", "conv6.weight:0.5", "conv8.weight:1"]}
 
 CASES = {
     "u8": ({"scheme": "u8-asym"}, {}, None),
@@ -74,6 +81,8 @@ CASES = {
     "u8-sparse": ({"scheme": "u8-asym"}, SPARSE, None),
     "u8-stream": ({"scheme": "u8-asym"}, {}, STREAM_ALL),
     "u8-sparse-stream-partial": ({"scheme": "u8-asym"}, SPARSE, STREAM_ALL),
+    "u8-frozen-front-fused": ({"scheme": "u8-asym"}, FROZEN_FRONT, STREAM_ALL),
+    "s8-frozen-front-fused": ({"scheme": "s8-sym", "rounding": "nearest"}, FROZEN_FRONT, STREAM_ALL),
     "mixed": ({"scheme": "u8-asym", "errors": "f32", "update": "requantize"}, {}, None),
 }
 
@@ -118,10 +127,18 @@ def test_quantized_ir_has_the_int8_mobilenet_ops(tmp_path: Path) -> None:
 def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
     build = tmp_path / case
     api.compile_model(tiny_mbv2(), cfg(case), build, "host")
-    if "stream" in case:
+    if "stream" in case or "fused" in case:
         planned = api.parse_module((build / "train_step.mlir").read_text())
-        names = [o.name for o in planned.walk()]
+        names = [o.name for o in _fn(planned, "train_step").walk()]
         assert "qtrain.qconv2d_acc" not in names  # depthwise and relu6 accumulators streamed too
+        if "fused" in case:  # conv3 -> conv4 fused (range and requantize passes); the masks of
+            # conv6's and conv9's relu6 outputs packed (their next layers' weights are frozen)
+            assert names.count("qtrain.qconv2d_pw_dw_stream") == 2
+            assert names.count("qtrain.qrelu_mask") == 2 and names.count("qtrain.qmask_grad") == 2
+            assert names.count("qtrain.qrelu6_grad") == 1  # conv7's output: conv8's weight gradient reads it
+            infer = [o.name for o in _fn(planned, "forward").walk()]
+            # inference (all=true) fuses conv6 -> conv7 too: nothing there needs conv6's output
+            assert infer.count("qtrain.qconv2d_pw_dw_stream") == 2
     probe = load_dataset("mnist").x_test[:8]
     ds = load_dataset("mnist").limited(40)
     outputs: dict[str, list[np.ndarray]] = {"c": [], "interpreter": []}
@@ -178,9 +195,10 @@ def test_u8_training_loss_falls(tmp_path: Path) -> None:
 
 
 @requires_arm
-def test_cortex_m4_equals_host(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["u8-sparse-stream-partial", "u8-frozen-front-fused"])
+def test_cortex_m4_equals_host(tmp_path: Path, case: str) -> None:
     """The Cortex-M4 build (DSP kernels where they apply) trains bit for bit as the host build."""
-    c = cfg("u8-sparse-stream-partial")
+    c = cfg(case)
     api.compile_model(tiny_mbv2(), c, tmp_path / "host", "host")
     api.compile_model(tiny_mbv2(), c, tmp_path / "m4", "cortex-m4")
     ds = load_dataset("mnist").limited(6)
@@ -192,3 +210,60 @@ def test_cortex_m4_equals_host(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.asarray(h.params[name], np.float32).reshape(-1).view(np.uint32),
                                       np.asarray(m.params[name], np.float32).reshape(-1).view(np.uint32),
                                       err_msg=name)
+
+
+def tiny_inplace():
+    """Stem + a t=1 residual block + a t=1 stride-2 block whose depthwise conv reads the
+    residual add's output (no conv to fuse it with): with the front frozen, that output is
+    read by nothing else, so the streamed depthwise conv writes over it."""
+    b = builder.GraphBuilder((1, 1, 28, 28), seed=1)
+    h = b.relu6(b.conv2d(b.input, 8, 3, stride=2, padding=1, name="conv0"))
+    x = h
+    h = b.relu6(b.conv2d(h, 8, 3, padding=1, groups=8, name="conv1"))
+    h = b.add(b.conv2d(h, 8, 1, name="conv2"), x)
+    h = b.relu6(b.conv2d(h, 8, 3, stride=2, padding=1, groups=8, name="conv3"))
+    h = b.relu6(b.conv2d(h, 16, 1, name="conv4"))
+    logits = b.dense(b.flatten(b.global_avgpool(h)), 10, name="classifier")
+    return _he_uniform(b.build(logits))
+
+
+def test_inplace_depthwise_stream_bit_exact(tmp_path: Path) -> None:
+    build = tmp_path / "b"
+    c = config_from_dict({"train": {"learning_rate": 0.05, "mode": "sparse", "bias_k": 2,
+                                    "sparse_weights": ["classifier.weight:1", "conv4.weight:1"]},
+                          "quantize": {"scheme": "u8-asym"}, "memory": STREAM_ALL})
+    api.compile_model(tiny_inplace(), c, build, "host")
+    planned = api.parse_module((build / "train_step.mlir").read_text())
+    inplace = [o for o in _fn(planned, "train_step").walk()
+               if o.name == "qtrain.qconv2d_acc_stream" and "qtrain.inplace" in o.attributes]
+    assert len(inplace) == 1 and inplace[0].operands[0].owner.name == "qtrain.qadd"
+    ds = load_dataset("mnist").limited(30)
+    cr = api.train(build, ds, backend="c", seed=3)
+    ir = api.train(build, ds, backend="interpreter", seed=3)
+    np.testing.assert_array_equal(np.asarray(cr.losses, np.float32).view(np.uint32),
+                                  np.asarray(ir.losses, np.float32).view(np.uint32))
+    for name in cr.params:
+        np.testing.assert_array_equal(np.asarray(cr.params[name], np.float32).view(np.uint32),
+                                      np.asarray(ir.params[name], np.float32).view(np.uint32), err_msg=name)
+    assert len({round(x, 6) for x in cr.losses}) > 15
+
+
+def test_pack_masks_judged() -> None:
+    """qtrain-pack-masks packs only where the scheduled peak goes down: on the u8 VAE its one
+    eligible mask would move the schedule's peak from 19,704 B to 19,904 B, so the default
+    pipeline leaves the step as it was; all=true packs it."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+    import vae as vae_example  # examples/vae.py
+
+    cfgs = {"train": {"loss": "elbo", "learning_rate": 0.0005}, "quantize": {"scheme": "u8-asym", "alpha_a": 1.0},
+            "memory": {"stream_accumulator_bytes": 8192}}
+    pipe, _, _ = pipeline_string(config_from_dict(cfgs)).rpartition(",convert-qtrain-to-c")
+    assert "qtrain-pack-masks" in pipe
+    judged = api.run_pipeline(vae_example.vae(), pipe)
+    forced = api.run_pipeline(vae_example.vae(), pipe.replace("qtrain-pack-masks", "qtrain-pack-masks{all=true}"))
+    names = [o.name for o in _fn(judged, "train_step").walk()]
+    assert "qtrain.qrelu_mask" not in names
+    assert judged.attributes["qtrain.arena_bytes"].value.data == 19704
+    assert "qtrain.qrelu_mask" in [o.name for o in _fn(forced, "train_step").walk()]
+    assert _fn(forced, "train_step").attributes["qtrain.arena_lower_bound"].value.data == 19904

@@ -580,7 +580,14 @@ void odtc_acc_stream_finish(odtc_acc_stream *s);
  * with its filter w[oc] ([c / groups, kh, kw]); groups == c == o is depthwise.
  * scratch: ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c / groups, kh, kw, oh, ow) -- the macro's
  * `c` argument is the number of input channels PER GROUP (c / groups), the channels of one
- * filter, not the layer's c. */
+ * filter, not the layer's c.
+ * In place: with groups == c == o (depthwise) and oh * ow <= h * w_, y may be x (the same
+ * buffer, y_storage the 8-bit storage of x): output plane (ni, oc) depends only on input
+ * plane (ni, oc), which is read completely into the int32 plane (scratch) before the sink
+ * writes y's plane at element offset (ni * o + oc) * oh * ow; that plane ends at or before
+ * the start of input plane (ni, oc + 1), so no input plane still to be read is overwritten.
+ * (The DSP dot products read only the int16 patch in scratch and w, never x.) Other
+ * groupings need distinct buffers. */
 #define ODTC_QCONV2D_ACC_STREAM_SCRATCH_BYTES(c, kh, kw, oh, ow)                                          \
     ((size_t)4u * (size_t)(oh) * (size_t)(ow) + ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh, kw, 1))
 void odtc_qconv2d_acc_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
@@ -609,6 +616,58 @@ void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, c
                                 int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
                                 int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
                                 int32_t groups);
+/* A conv (groups 1) whose 8-bit output h feeds only a depthwise conv, fused channel by
+ * channel so that h is never stored whole (fqt.qconv2d_pw_dw_stream):
+ *   x [n, c, h, w_] (_s8: int8, _u8: uint8; zero-point *x_zero_point);
+ *   conv 1: w1 int8 [e, c, kh1, kw1] (zero-point *w1_zero_point), groups 1, bias b1[e] at
+ *     *acc1_scale (NULL: none; acc1_scale is always read), geometry kh1 .. pad1_right; its
+ *     output plane is h1 x w1 = odtc_conv_out_size of (h, kh1, ...) and (w_, kw1, ...);
+ *   act1 (0 none, 1 odtc_acc_relu, 2 odtc_acc_relu6 with acc1_scale) on the int32 plane,
+ *     then odtc_requantize_acc to h: h_storage ODTC_S8 / ODTC_U8, *h_scale, *h_zero_point;
+ *   conv 2: depthwise, w2 int8 [e, 1, kh2, kw2] (zero-point *w2_zero_point) on channel ch of
+ *     h (zero-point *h_zero_point), bias b2[e] at *acc2_scale (NULL: none), geometry
+ *     kh2 .. pad2_right, output oh x ow = odtc_conv_out_size of (h1, kh2, ...) and (w1, kw2, ...);
+ *   the sink of odtc_acc_stream with relu = act2 and acc2_scale: range != NULL gives only
+ *     the range of the whole output (y, y_scale, y_zero_point, y_storage unused, may be
+ *     NULL / 0); else plane (ni, ch) is requantized into y [n, e, oh, ow] (y_storage
+ *     ODTC_S8 / ODTC_U8, *y_scale, *y_zero_point) at element offset (ni * e + ch) * oh * ow.
+ * Loop order ni, then ch in 0 .. e-1; the result does not depend on it. Bit for bit what
+ * the unfused odtc_qconv2d_acc -> acc_relu/relu6 -> odtc_requantize_acc ->
+ * odtc_qconv2d_acc_stream (groups e) give.
+ * scratch (4-byte aligned) of ODTC_QCONV2D_PW_DW_STREAM_SCRATCH_BYTES(c, kh1, kw1, h1, w1,
+ * kh2, kw2, oh, ow) bytes, in this order (all word offsets): the int32 plane of conv 1
+ * (4 h1 w1), the qconv2d_acc scratch of one conv-1 channel
+ * (ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh1, kw1, 1) = 4 + 4 ((c kh1 kw1 + 1) / 2)), the 8-bit
+ * h plane in whole words (4 ((h1 w1 + 3) / 4)), the int32 plane of conv 2 (4 oh ow), the
+ * qconv2d_acc scratch of one depthwise channel (4 + 4 ((kh2 kw2 + 1) / 2)). */
+#define ODTC_QCONV2D_PW_DW_STREAM_SCRATCH_BYTES(c, kh1, kw1, h1, w1, kh2, kw2, oh, ow)                     \
+    ((size_t)4u * (size_t)(h1) * (size_t)(w1) + ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh1, kw1, 1) +          \
+     (size_t)4u * (((size_t)(h1) * (size_t)(w1) + 3u) / 4u) + (size_t)4u * (size_t)(oh) * (size_t)(ow) +     \
+     ODTC_QCONV2D_ACC_SCRATCH_BYTES(1, 1, kh2, kw2, 1))
+size_t odtc_qconv2d_pw_dw_stream_scratch_bytes(int32_t c, int32_t kh1, int32_t kw1, int32_t h1, int32_t w1,
+                                               int32_t kh2, int32_t kw2, int32_t oh, int32_t ow);
+void odtc_qconv2d_pw_dw_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w1,
+                                  const int32_t *w1_zero_point, const float *b1, const float *acc1_scale,
+                                  int32_t act1, const float *h_scale, const int32_t *h_zero_point,
+                                  int32_t h_storage, const int8_t *w2, const int32_t *w2_zero_point,
+                                  const float *b2, const float *acc2_scale, int32_t act2, const float *y_scale,
+                                  const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                  int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t e,
+                                  int32_t kh1, int32_t kw1, int32_t stride1_h, int32_t stride1_w,
+                                  int32_t pad1_top, int32_t pad1_left, int32_t pad1_bottom, int32_t pad1_right,
+                                  int32_t kh2, int32_t kw2, int32_t stride2_h, int32_t stride2_w,
+                                  int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right);
+void odtc_qconv2d_pw_dw_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w1,
+                                  const int32_t *w1_zero_point, const float *b1, const float *acc1_scale,
+                                  int32_t act1, const float *h_scale, const int32_t *h_zero_point,
+                                  int32_t h_storage, const int8_t *w2, const int32_t *w2_zero_point,
+                                  const float *b2, const float *acc2_scale, int32_t act2, const float *y_scale,
+                                  const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                  int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t e,
+                                  int32_t kh1, int32_t kw1, int32_t stride1_h, int32_t stride1_w,
+                                  int32_t pad1_top, int32_t pad1_left, int32_t pad1_bottom, int32_t pad1_right,
+                                  int32_t kh2, int32_t kw2, int32_t stride2_h, int32_t stride2_w,
+                                  int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right);
 
 /* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
  * odtc_conv2d_s8_grad_input with w_per_channel = 0) */
@@ -625,6 +684,19 @@ void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_poi
 void odtc_qrelu6_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
                       const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
                       void *dx, size_t numel);
+/* The saved activation's backward mask, one bit per element (fqt.relu_mask): y_scale ==
+ * NULL: relu, bit = y > zy; else relu6, bit = zy < y and f32(y - zy) < rintf(6.0f / *y_scale)
+ * (f32 division) -- exactly where odtc_qrelu_grad / odtc_qrelu6_grad pass the error. y in
+ * y_storage (ODTC_S8 / ODTC_U8). Bits packed little-endian: element i is bit i % 8 of
+ * mask[i / 8]; mask has (numel + 7) / 8 bytes, all written, the unused high bits of the
+ * last partial byte 0. */
+void odtc_qrelu_mask(const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
+                     uint8_t *mask, size_t numel);
+/* dx = e where the mask bit of the element is set, else ze (fqt.qmask_grad): odtc_qrelu_grad
+ * / odtc_qrelu6_grad from the packed mask of odtc_qrelu_mask instead of the 8-bit output.
+ * e, dx in e_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+void odtc_qmask_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point, const uint8_t *mask,
+                     void *dx, size_t numel);
 /* dx[n, c, s] = e[n, c] for every s < spatial (fqt.qbroadcast_hw): the global average pool's
  * input error, a byte copy of 8-bit e (ODTC_S8 / ODTC_U8; dx has e's storage, zero-point
  * ze and scale odtc_scale_div(se, spatial)). In place allowed (dx == e, a buffer of

@@ -698,6 +698,99 @@ void odtc_qconv2d_acc_stream_u8(const uint8_t *x, const int32_t *x_zero_point, c
                        pad_bottom, pad_right, groups);
 }
 
+/* fqt.qconv2d_pw_dw_stream: per (ni, ch) the ch plane of the first conv (groups 1, one
+ * output channel), act1, requantized to the 8-bit plane of h, then the depthwise plane of
+ * that h plane into the sink (act2). Scratch (word offsets): plane1 [h1 * w1] int32, the
+ * qconv2d_acc scratch of plane 1, the 8-bit h plane (whole words), plane2 [oh * ow] int32,
+ * the qconv2d_acc scratch of plane 2 (ODTC_QCONV2D_PW_DW_STREAM_SCRATCH_BYTES). */
+static void qconv2d_pw_dw_stream(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w1,
+                                 const int32_t *w1_zero_point, const float *b1, const float *acc1_scale,
+                                 int32_t act1, const float *h_scale, const int32_t *h_zero_point,
+                                 int32_t h_storage, const int8_t *w2, const int32_t *w2_zero_point,
+                                 const float *b2, const float *acc2_scale, int32_t act2, const float *y_scale,
+                                 const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                 int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t e,
+                                 int32_t kh1, int32_t kw1, int32_t stride1_h, int32_t stride1_w, int32_t pad1_top,
+                                 int32_t pad1_left, int32_t pad1_bottom, int32_t pad1_right, int32_t kh2,
+                                 int32_t kw2, int32_t stride2_h, int32_t stride2_w, int32_t pad2_top,
+                                 int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right)
+{
+    const int32_t h1 = odtc_conv_out_size(h, kh1, stride1_h, pad1_top, pad1_bottom);
+    const int32_t w1n = odtc_conv_out_size(w_, kw1, stride1_w, pad1_left, pad1_right);
+    const int32_t oh = odtc_conv_out_size(h1, kh2, stride2_h, pad2_top, pad2_bottom);
+    const int32_t ow = odtc_conv_out_size(w1n, kw2, stride2_w, pad2_left, pad2_right);
+    const size_t hsize = (size_t)h1 * (size_t)w1n;
+    const size_t spatial = (size_t)oh * (size_t)ow;
+    const size_t xsize = (size_t)c * (size_t)h * (size_t)w_; /* bytes per sample (8-bit) */
+    const size_t w1size = (size_t)c * (size_t)kh1 * (size_t)kw1;
+    const size_t w2size = (size_t)kh2 * (size_t)kw2;
+    const int32_t h_is_u8 = h_storage == ODTC_U8;
+    int32_t *plane1 = scratch;
+    int32_t *acc1_scratch = plane1 + hsize;
+    int8_t *hplane = (int8_t *)(void *)(acc1_scratch + ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, 1, kh1, kw1, 1) / 4u);
+    int32_t *plane2 = (int32_t *)(void *)hplane + (hsize + 3u) / 4u;
+    int32_t *acc2_scratch = plane2 + spatial;
+    odtc_acc_stream sink;
+    odtc_acc_stream_init(&sink, act2, acc2_scale, y_scale, y_zero_point, y, y_storage, range);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        const int8_t *xn = (const int8_t *)x + (size_t)ni * xsize;
+        for (int32_t ch = 0; ch < e; ++ch) {
+            qconv2d_acc(xn, is_u8, x_zero_point, w1 + (size_t)ch * w1size, w1_zero_point,
+                        b1 != NULL ? b1 + ch : NULL, acc1_scale, plane1, acc1_scratch, 1, c, h, w_, 1, kh1, kw1,
+                        stride1_h, stride1_w, pad1_top, pad1_left, pad1_bottom, pad1_right, 1);
+            if (act1 == 2) {
+                odtc_acc_relu6(plane1, acc1_scale, plane1, hsize);
+            } else if (act1) {
+                odtc_acc_relu(plane1, plane1, hsize);
+            }
+            odtc_requantize_acc(plane1, hplane, h_storage, hsize, acc1_scale, h_scale, h_zero_point);
+            qconv2d_acc(hplane, h_is_u8, h_zero_point, w2 + (size_t)ch * w2size, w2_zero_point,
+                        b2 != NULL ? b2 + ch : NULL, acc2_scale, plane2, acc2_scratch, 1, 1, h1, w1n, 1, kh2, kw2,
+                        stride2_h, stride2_w, pad2_top, pad2_left, pad2_bottom, pad2_right, 1);
+            odtc_acc_stream_plane(&sink, plane2, spatial, ((size_t)ni * (size_t)e + (size_t)ch) * spatial);
+        }
+    }
+    odtc_acc_stream_finish(&sink);
+}
+
+void odtc_qconv2d_pw_dw_stream_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w1,
+                                  const int32_t *w1_zero_point, const float *b1, const float *acc1_scale,
+                                  int32_t act1, const float *h_scale, const int32_t *h_zero_point,
+                                  int32_t h_storage, const int8_t *w2, const int32_t *w2_zero_point,
+                                  const float *b2, const float *acc2_scale, int32_t act2, const float *y_scale,
+                                  const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                  int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t e,
+                                  int32_t kh1, int32_t kw1, int32_t stride1_h, int32_t stride1_w,
+                                  int32_t pad1_top, int32_t pad1_left, int32_t pad1_bottom, int32_t pad1_right,
+                                  int32_t kh2, int32_t kw2, int32_t stride2_h, int32_t stride2_w,
+                                  int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right)
+{
+    qconv2d_pw_dw_stream(x, 0, x_zero_point, w1, w1_zero_point, b1, acc1_scale, act1, h_scale, h_zero_point,
+                         h_storage, w2, w2_zero_point, b2, acc2_scale, act2, y_scale, y_zero_point, y, y_storage,
+                         range, scratch, n, c, h, w_, e, kh1, kw1, stride1_h, stride1_w, pad1_top, pad1_left,
+                         pad1_bottom, pad1_right, kh2, kw2, stride2_h, stride2_w, pad2_top, pad2_left,
+                         pad2_bottom, pad2_right);
+}
+
+void odtc_qconv2d_pw_dw_stream_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w1,
+                                  const int32_t *w1_zero_point, const float *b1, const float *acc1_scale,
+                                  int32_t act1, const float *h_scale, const int32_t *h_zero_point,
+                                  int32_t h_storage, const int8_t *w2, const int32_t *w2_zero_point,
+                                  const float *b2, const float *acc2_scale, int32_t act2, const float *y_scale,
+                                  const int32_t *y_zero_point, void *y, int32_t y_storage, float *range,
+                                  int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t e,
+                                  int32_t kh1, int32_t kw1, int32_t stride1_h, int32_t stride1_w,
+                                  int32_t pad1_top, int32_t pad1_left, int32_t pad1_bottom, int32_t pad1_right,
+                                  int32_t kh2, int32_t kw2, int32_t stride2_h, int32_t stride2_w,
+                                  int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right)
+{
+    qconv2d_pw_dw_stream(x, 1, x_zero_point, w1, w1_zero_point, b1, acc1_scale, act1, h_scale, h_zero_point,
+                         h_storage, w2, w2_zero_point, b2, acc2_scale, act2, y_scale, y_zero_point, y, y_storage,
+                         range, scratch, n, c, h, w_, e, kh1, kw1, stride1_h, stride1_w, pad1_top, pad1_left,
+                         pad1_bottom, pad1_right, kh2, kw2, stride2_h, stride2_w, pad2_top, pad2_left,
+                         pad2_bottom, pad2_right);
+}
+
 /* ---- backward ---------------------------------------------------------------------------- */
 
 void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
@@ -723,6 +816,46 @@ void odtc_qrelu6_grad(const void *e, int32_t e_storage, const int32_t *e_zero_po
         const int32_t yv = fqt_load_q(y, y_storage, i);
         const float d = fqt_diff_f32(yv, zy); /* NaN t: no comparison holds */
         const int32_t v = (yv > zy && d < t) ? fqt_load_q(e, e_storage, i) : ze;
+        fqt_store_q(dx, e_storage, i, v);
+    }
+}
+
+void odtc_qrelu_mask(const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
+                     uint8_t *mask, size_t numel)
+{
+    const int32_t zy = *y_zero_point;
+    const int32_t six = y_scale != NULL;
+    const float t = six ? rintf(6.0f / *y_scale) : 0.0f; /* as odtc_qrelu6_grad */
+    uint32_t bits = 0u;
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t yv = fqt_load_q(y, y_storage, i);
+        const uint32_t keep = (yv > zy && (!six || fqt_diff_f32(yv, zy) < t)) ? 1u : 0u;
+        bits |= keep << (i & 7u);
+        if ((i & 7u) == 7u) {
+            mask[i >> 3] = (uint8_t)bits;
+            bits = 0u;
+        }
+    }
+    if ((numel & 7u) != 0u) { /* the last partial byte, its unused high bits 0 */
+        mask[numel >> 3] = (uint8_t)bits;
+    }
+}
+
+void odtc_qmask_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point, const uint8_t *mask, void *dx,
+                     size_t numel)
+{
+    const int32_t ze = *e_zero_point;
+    if (e_storage == ODTC_S8 || e_storage == ODTC_U8) { /* bytes: the low 8 bits, as fqt_store_q */
+        const uint8_t *src = (const uint8_t *)e;
+        uint8_t *dst = (uint8_t *)dx;
+        const uint8_t zb = (uint8_t)ze;
+        for (size_t i = 0; i < numel; ++i) {
+            dst[i] = ((mask[i >> 3] >> (i & 7u)) & 1u) ? src[i] : zb;
+        }
+        return;
+    }
+    for (size_t i = 0; i < numel; ++i) {
+        const int32_t v = ((mask[i >> 3] >> (i & 7u)) & 1u) ? fqt_load_q(e, e_storage, i) : ze;
         fqt_store_q(dx, e_storage, i, v);
     }
 }
@@ -1336,6 +1469,12 @@ void odtc_topk_structures(const void *e, int32_t e_storage, const int32_t *e_zer
 size_t odtc_qconv2d_acc_scratch_bytes(int32_t c, int32_t groups, int32_t kh, int32_t kw, int32_t o)
 {
     return ODTC_QCONV2D_ACC_SCRATCH_BYTES(c, groups, kh, kw, o);
+}
+
+size_t odtc_qconv2d_pw_dw_stream_scratch_bytes(int32_t c, int32_t kh1, int32_t kw1, int32_t h1, int32_t w1,
+                                               int32_t kh2, int32_t kw2, int32_t oh, int32_t ow)
+{
+    return ODTC_QCONV2D_PW_DW_STREAM_SCRATCH_BYTES(c, kh1, kw1, h1, w1, kh2, kw2, oh, ow);
 }
 
 size_t odtc_qdense_acc_scratch_bytes(int32_t k, int32_t o)

@@ -608,3 +608,37 @@ func.func @f(%e: tensor<1x4x3x3x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %w: ten
   func.return %r : tensor<1x2x5x5x!qtrain.q<si8, asym>>
 }
 // CHECK: qtrain.qconv2d_grad_input_stream: result has shape [1, 2, 5, 5], the input gradient [1, 2, 6, 6]
+
+// -----
+
+// ==== packed relu masks and the fused conv -> depthwise stream ====================================
+
+func.func @f(%y: tensor<1x9x!qtrain.q<ui8, asym>>, %zy: tensor<i32>) -> tensor<1xui8> {
+  %m = qtrain.qrelu_mask %y[%zy] : (tensor<1x9x!qtrain.q<ui8, asym>>, tensor<i32>) -> tensor<1xui8>
+  func.return %m : tensor<1xui8>
+}
+// CHECK: qtrain.qrelu_mask: result must be tensor<2xui8> (one bit per element), got tensor<1xui8>
+
+// -----
+
+func.func @f(%e: tensor<1x9x!qtrain.q<si8, asym>>, %ze: tensor<i32>, %m: tensor<2xi8>) -> tensor<1x9x!qtrain.q<si8, asym>> {
+  %d = qtrain.qmask_grad %e[%ze], %m : (tensor<1x9x!qtrain.q<si8, asym>>, tensor<i32>, tensor<2xi8>) -> tensor<1x9x!qtrain.q<si8, asym>>
+  func.return %d : tensor<1x9x!qtrain.q<si8, asym>>
+}
+// CHECK: qtrain.qmask_grad: mask must be tensor<2xui8> for 9 errors, got tensor<2xi8>
+
+// -----
+
+func.func @f(%x: tensor<1x2x4x4x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w1: tensor<4x2x1x1x!qtrain.q<si8, asym>>, %w2: tensor<4x2x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_pw_dw_stream"(%x, %z, %w1, %z, %s, %s, %z, %w2, %z, %s) <{stride1 = array<i64: 1, 1>, padding1 = array<i64: 0, 0, 0, 0>, stride2 = array<i64: 1, 1>, padding2 = array<i64: 1, 1, 1, 1>, act1 = "relu6", act2 = "relu6", h_type = !qtrain.q<ui8, asym>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x2x4x4x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x1x1x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<4x2x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_pw_dw_stream: weight2 must be a depthwise [4, 1, kh, kw] weight, got [4, 2, 3, 3]
+
+// -----
+
+func.func @f(%x: tensor<1x2x4x4x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w1: tensor<4x2x1x1x!qtrain.q<si8, asym>>, %w2: tensor<4x1x3x3x!qtrain.q<si8, asym>>, %s: tensor<f32>) -> tensor<2xf32> {
+  %r = "qtrain.qconv2d_pw_dw_stream"(%x, %z, %w1, %z, %s, %s, %z, %w2, %z, %s) <{stride1 = array<i64: 1, 1>, padding1 = array<i64: 0, 0, 0, 0>, stride2 = array<i64: 1, 1>, padding2 = array<i64: 1, 1, 1, 1>, act1 = "gelu", act2 = "relu6", h_type = !qtrain.q<ui8, asym>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0>}> : (tensor<1x2x4x4x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x2x1x1x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>, tensor<4x1x3x3x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.qconv2d_pw_dw_stream: act1 must be one of none, relu, relu6, got 'gelu'
