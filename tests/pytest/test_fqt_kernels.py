@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from numpy.typing import NDArray
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType, Signedness, TensorType, f32
 
 from conftest import rerun_under_sanitizers
+from kernel_harness import fl, GUARD, i32, Out, qdata, rng_for, same, storage_of, zero_point
 from odtc.compiler.api import parse_module, run_pipeline
 from odtc.compiler.build import write_build
 from odtc.compiler.emit_c import NUMPY
@@ -55,7 +55,6 @@ S8, U8, S16, S32, F32 = 0, 1, 2, 3, 4
 NORM = {"standardize": 0, "qas": 1, "none": 2}
 ROUND = {"nearest": 0, "stochastic": 1}
 SEEDS = (0, 1, 2, 3)
-GUARD = 16  # sentinel elements after every output buffer
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,59 +80,6 @@ def dsp(build_dir: Path) -> K.Kernels:
 @pytest.fixture(params=["portable", "dsp"])
 def lib(request: pytest.FixtureRequest) -> K.Kernels:
     return request.getfixturevalue(request.param)
-
-
-def rng_for(*key: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def same(actual: Any, expected: Any) -> None:
-    """Bit-identical: floats by their bit patterns (so -0.0 != +0.0), ints by value."""
-    a, e = np.asarray(actual), np.asarray(expected)
-    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
-    if e.dtype.kind == "f":
-        np.testing.assert_array_equal(a.astype(np.float32).view(np.uint32), e.astype(np.float32).view(np.uint32))
-    else:
-        np.testing.assert_array_equal(a.astype(np.int64), e.astype(np.int64))
-
-
-class Out:
-    """An output buffer filled with garbage plus a sentinel tail the kernel must not touch."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
-        self.shape = shape
-        self.n = int(np.prod(shape, dtype=np.int64))
-        self.buf = np.full((self.n + GUARD) * np.dtype(dtype).itemsize, 0x5A, np.uint8).view(dtype)
-
-    @property
-    def ptr(self) -> NDArray[Any]:
-        return self.buf
-
-    def value(self) -> NDArray[Any]:
-        tail = self.buf[self.n:].view(np.uint8)
-        assert (tail == 0x5A).all(), "the kernel wrote past its output"
-        return self.buf[: self.n].reshape(self.shape).copy()
-
-
-def i32(v: int) -> NDArray[np.int32]:
-    return np.array([v], dtype=np.int32)
-
-
-def fl(v: float) -> NDArray[np.float32]:
-    return np.array([v], dtype=np.float32)
-
-
-def qdata(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, info.max + 1, size=shape).astype(dtype)
-
-
-def storage_of(dtype: Any) -> int:
-    return {np.dtype(np.int8): S8, np.dtype(np.uint8): U8}[np.dtype(dtype)]
-
-
-def zero_point(rng: np.random.Generator, dtype: Any) -> int:
-    return int(rng.integers(0, 256)) if dtype == np.uint8 else int(rng.integers(-128, 128))
 
 
 def selection(rng: np.random.Generator, o: int, k: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import pytest
 from numpy.typing import NDArray
 
 from conftest import rerun_under_sanitizers
+from kernel_harness import c_array, cf, fl, GUARD, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
 from odtc.runtime import emulator
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -39,7 +39,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
 S8, U8 = 0, 1
 SEEDS = (0, 1, 2, 3)
-GUARD = 16  # sentinel elements after every output buffer
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 DTYPES = [np.int8, np.uint8]
 
@@ -59,20 +58,6 @@ def portable(build_dir: Path) -> K.Kernels:
     return K.load(K.build_shared(build_dir / "libodtc_fqt_mbv2.so", sanitize=SANITIZED))
 
 
-def rng_for(*key: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def same(actual: Any, expected: Any) -> None:
-    """Bit-identical: floats by their bit patterns (so -0.0 != +0.0), ints by value."""
-    a, e = np.asarray(actual), np.asarray(expected)
-    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
-    if e.dtype.kind == "f":
-        np.testing.assert_array_equal(a.astype(np.float32).view(np.uint32), e.astype(np.float32).view(np.uint32))
-    else:
-        np.testing.assert_array_equal(a.astype(np.int64), e.astype(np.int64))
-
-
 def same_range(actual: Any, expected: Any) -> None:
     """A range: bit for bit, except that a NaN range (NaN payloads differ) is [NaN, NaN] in both."""
     e = np.asarray(expected, np.float32)
@@ -80,54 +65,6 @@ def same_range(actual: Any, expected: Any) -> None:
         assert np.isnan(e).all() and np.isnan(np.asarray(actual, np.float32)).all(), (actual, expected)
         return
     same(actual, e)
-
-
-class Out:
-    """An output buffer filled with garbage plus a sentinel tail the kernel must not touch."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
-        self.shape = shape
-        self.n = int(np.prod(shape, dtype=np.int64))
-        self.buf = np.full((self.n + GUARD) * np.dtype(dtype).itemsize, 0x5A, np.uint8).view(dtype)
-
-    @property
-    def ptr(self) -> NDArray[Any]:
-        return self.buf
-
-    def value(self) -> NDArray[Any]:
-        tail = self.buf[self.n:].view(np.uint8)
-        assert (tail == 0x5A).all(), "the kernel wrote past its output"
-        return self.buf[: self.n].reshape(self.shape).copy()
-
-
-def i32(v: int) -> NDArray[np.int32]:
-    return np.array([v], dtype=np.int32)
-
-
-def fl(v: float) -> NDArray[np.float32]:
-    return np.array([v], dtype=np.float32)
-
-
-def qdata(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, info.max + 1, size=shape).astype(dtype)
-
-
-def storage_of(dtype: Any) -> int:
-    return {np.dtype(np.int8): S8, np.dtype(np.uint8): U8}[np.dtype(dtype)]
-
-
-def qrange(dtype: Any) -> tuple[int, int]:
-    info = np.iinfo(dtype)
-    return int(info.min), int(info.max)
-
-
-def zero_point(rng: np.random.Generator, dtype: Any) -> int:
-    return int(rng.integers(0, 256)) if dtype == np.uint8 else int(rng.integers(-128, 128))
-
-
-def name(dtype: Any) -> str:
-    return np.dtype(dtype).name
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,18 +369,6 @@ def test_sanitized_build() -> None:
     rerun_under_sanitizers(__file__, "not sanitized and not driver")
 
 
-def _c_array(cname: str, a: NDArray[Any]) -> str:
-    ctype = {"int8": "int8_t", "uint8": "uint8_t", "int32": "int32_t", "float32": "uint32_t"}[a.dtype.name]
-    flat = a.reshape(-1).view(np.uint32) if a.dtype == np.float32 else a.reshape(-1)
-    vals = ", ".join(f"{int(v)}u" if ctype == "uint32_t" else str(int(v)) for v in flat)
-    return f"static const {ctype} {cname}[{max(1, flat.size)}] = {{{vals}}};"
-
-
-def cf(v: float) -> str:
-    """The f32 value of v as an exact C literal (finite values only)."""
-    return float(np.float32(v)).hex() + "f"
-
-
 def _driver_cases() -> tuple[str, dict[str, NDArray[Any]]]:
     """A C driver running the MobileNetV2 kernels on embedded inputs and printing each
     output's bytes as `name hex`, and what fqt.py computes for the same inputs."""
@@ -532,7 +457,7 @@ def _driver_cases() -> tuple[str, dict[str, NDArray[Any]]]:
                      f"odtc_qconv2d_acc_stream_{sfx}({x}, &zx, {wt}, &zw, (const float *){b}, &sa, &sy, &zy, bbuf, "
                      f"ODTC_U8, NULL, {relu}, (int32_t *)scratch, {geo}); "
                      f"{out(f'stream_y_{tag}', 'bbuf', yv, np.uint8)} }}")
-    decls = "\n".join(_c_array(k, v) for k, v in arrays.items())
+    decls = "\n".join(c_array(k, v) for k, v in arrays.items())
     body = "\n    ".join(calls)
     src = f"""/* Generated by test_fqt_kernels_mbv2.py: runs the MobileNetV2 FQT kernels, prints the bytes. */
 #include <stdio.h>

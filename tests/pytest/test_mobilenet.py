@@ -11,6 +11,7 @@ from xdsl.dialects import func
 
 from odtc.compiler import api, builder
 from odtc.compiler.config import config_from_dict, load_config
+from odtc.compiler.pipeline import pipeline_string
 from odtc.dialects import qtrain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,14 @@ def test_compiles_through_the_pipeline(tmp_path: Path) -> None:
     m = result.memory
     assert m["lower_bound_bytes"] <= m["arena_bytes"] <= 1.02 * m["lower_bound_bytes"]
     assert m["macs_forward"] == 16_648_032
+
+
+def test_tte_sparse_u8_example_config() -> None:
+    """examples/mobilenetv2_tte_sparse_u8.toml is the TTE scheme, quantized and streamed: the
+    pipeline quantizes, streams (and fuses), and packs masks."""
+    cfg = load_config(ROOT / "examples" / "mobilenetv2_tte_sparse_u8.toml")
+    assert cfg.train.mode == "sparse" and cfg.train.bias_k == 26
+    assert cfg.quantize.scheme == "u8-asym" and cfg.memory.stream_accumulator_bytes == 8192
+    p = pipeline_string(cfg)
+    assert "qtrain-quantize{scheme=u8-asym" in p and "qtrain-stream-accumulators{min-bytes=8192}" in p
+    assert "qtrain-pack-masks" in p
