@@ -87,7 +87,7 @@ def pipeline_string(cfg: Config) -> str:
     if cfg.memory.stream_accumulator_bytes:
         every = " all=true" if cfg.memory.stream_all else ""
         passes.append(f"qtrain-stream-accumulators{{min-bytes={cfg.memory.stream_accumulator_bytes}{every}}}")
-    if q.scheme != "none" and q.errors == "int8":
+    if q.scheme != "none" and q.errors in ("int8", "int16"):
         # where it lowers the step's peak (passes/pack_masks.py); every eligible one with stream_all
         passes.append("qtrain-pack-masks{all=true}" if cfg.memory.stream_all else "qtrain-pack-masks")
     # qtrain-fuse-updates runs before the checkpoints, so that the budget is judged on the

@@ -125,6 +125,17 @@ def _q8(op: Operation, what: str, v: SSAValue, per_tensor: bool = True) -> Quant
     return q
 
 
+def _qe(op: Operation, what: str, v: SSAValue) -> QuantType:
+    """An error operand (or a value that may be one): 8-bit, or 16-bit with
+    qtrain-quantize errors=int16; per tensor."""
+    q = _require_quant(op, what, v)
+    if q.storage.width.data not in (8, 16):
+        raise _err(op, f"{what} must have 8- or 16-bit storage, got {q}")
+    if q.per_channel_axis is not None:
+        raise _err(op, f"{what} must be quantized per tensor, got {q}")
+    return q
+
+
 def _require_acc(op: Operation, what: str, v: SSAValue) -> None:
     t = _require_tensor(op, what, v)
     if not is_acc(t.element_type):
@@ -244,8 +255,8 @@ class _RangeParam(IRDLOperation):
 
     def verify_(self) -> None:
         _range(self, "range", self.range)
-        if self.qtype.storage.width.data != 8 or self.qtype.per_channel_axis is not None:
-            raise _err(self, f"quantized type must be 8-bit per tensor, got {self.qtype}")
+        if self.qtype.storage.width.data not in (8, 16) or self.qtype.per_channel_axis is not None:
+            raise _err(self, f"quantized type must be 8- or 16-bit per tensor, got {self.qtype}")
 
 
 @irdl_op_definition
@@ -452,8 +463,8 @@ class _QAddBase(IRDLOperation):
     # (operands are declared in each op: IRDL orders a subclass's own definitions first)
 
     def _verify_operands(self) -> None:
-        _q8(self, "lhs", self.lhs)
-        _q8(self, "rhs", self.rhs)
+        _qe(self, "lhs", self.lhs)
+        _qe(self, "rhs", self.rhs)
         _scalar(self, "lhs scale", self.lhs_scale)
         _scalar(self, "rhs scale", self.rhs_scale)
         _zp(self, "lhs", self.lhs_zero_point)
@@ -521,7 +532,7 @@ class QAddOp(_QAddBase):
         self._verify_operands()
         _scalar(self, "result scale", self.output_scale)
         _zp(self, "result", self.output_zero_point)
-        _q8(self, "result", self.output)
+        _qe(self, "result", self.output)
         if tensor_shape(self.output) != tensor_shape(self.lhs):
             raise _err(self, f"result shape {_fmt(tensor_shape(self.output))} differs from the operands' "
                              f"{_fmt(tensor_shape(self.lhs))}")
@@ -570,7 +581,7 @@ class QBroadcastHwOp(IRDLOperation):
         super().__init__(operands=[e], result_types=[_tensor((n, c, h, w), element_type(e))])
 
     def verify_(self) -> None:
-        _q8(self, "input", self.input)
+        _qe(self, "input", self.input)
         _require_rank(self, "input", self.input, (4,))
         _require_rank(self, "result", self.output, (4,))
         n, c, h, w = tensor_shape(self.input)
@@ -608,7 +619,7 @@ class RequantizeAccOp(IRDLOperation):
         _scalar(self, "input scale", self.input_scale)
         _scalar(self, "result scale", self.output_scale)
         _zp(self, "result", self.output_zero_point)
-        _q8(self, "result", self.output)
+        _qe(self, "result", self.output)
         if tensor_shape(self.input) != tensor_shape(self.output):
             raise _err(self, f"input shape {_fmt(tensor_shape(self.input))} and result shape "
                        f"{_fmt(tensor_shape(self.output))} differ")
@@ -638,7 +649,7 @@ class QReluGradOp(IRDLOperation):
         super().__init__(operands=[e, ze, y, zy], result_types=[e.type])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _q8(self, "saved output", self.output)
         _zp(self, "output error", self.output_grad_zero_point)
         _zp(self, "saved output", self.output_zero_point)
@@ -670,7 +681,7 @@ class QRelu6GradOp(IRDLOperation):
         super().__init__(operands=[e, ze, y, sy, zy], result_types=[e.type])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _q8(self, "saved output", self.output)
         _zp(self, "output error", self.output_grad_zero_point)
         _scalar(self, "saved output scale", self.output_scale)
@@ -703,7 +714,7 @@ class QDenseGradInputOp(IRDLOperation):
         super().__init__(operands=[e, ze, w, zw], result_types=[_tensor((n, k), acc_type())])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _q8(self, "weight", self.weight)
         _zp(self, "output error", self.output_grad_zero_point)
         _zp(self, "weight", self.weight_zero_point)
@@ -747,7 +758,7 @@ class QConv2dGradInputOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _q8(self, "weight", self.weight)
         _zp(self, "output error", self.output_grad_zero_point)
         _zp(self, "weight", self.weight_zero_point)
@@ -778,7 +789,7 @@ class _QGradWeight(IRDLOperation):
 
     def _verify_common(self) -> None:
         _q8(self, "input", self.input)
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _zp(self, "input", self.input_zero_point)
         _zp(self, "output error", self.output_grad_zero_point)
         _require_acc(self, "result", self.weight_grad)
@@ -1076,7 +1087,7 @@ class _QGradWeightSgd(IRDLOperation):
 
     def _verify_common(self, rows: int) -> tuple[int, ...] | None:
         _q8(self, "input", self.input)
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _zp(self, "input", self.input_zero_point)
         _zp(self, "output error", self.output_grad_zero_point)
         _scalar(self, "gradient scale", self.grad_scale)
@@ -1285,7 +1296,7 @@ class TopkStructuresOp(IRDLOperation):
         super().__init__(operands=[e, ze, k], result_types=[_tensor((o,), i32)])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _zp(self, "output error", self.output_grad_zero_point)
         _scalar(self, "count", self.count, i32)
         _require_rank(self, "output error", self.output_grad, (2, 4))
@@ -1317,7 +1328,7 @@ class QGradBiasOp(IRDLOperation):
         super().__init__(operands=[e, scale, zp], result_types=[_tensor((tensor_shape(e)[1],))])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _require_rank(self, "output error", self.output_grad, (2, 4))
         _scalar(self, "scale", self.scale)
         _zp(self, "output error", self.zero_point)
@@ -1494,7 +1505,7 @@ class QConv2dGradInputStreamOp(IRDLOperation):
         return n, c, h, w
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _q8(self, "weight", self.weight)
         _zp(self, "output error", self.output_grad_zero_point)
         _zp(self, "weight", self.weight_zero_point)
@@ -1570,7 +1581,7 @@ class QMaskGradOp(IRDLOperation):
         super().__init__(operands=[e, ze, mask], result_types=[e.type])
 
     def verify_(self) -> None:
-        _q8(self, "output error", self.output_grad)
+        _qe(self, "output error", self.output_grad)
         _zp(self, "output error", self.output_grad_zero_point)
         n = 1
         for d in tensor_shape(self.output_grad):

@@ -497,6 +497,24 @@ def _q8_storage(op: Operation, what: str, v: SSAValue) -> int:
     return code
 
 
+def _qe_storage(op: Operation, what: str, v: SSAValue) -> int:
+    """ODTC_S8 / ODTC_U8 / ODTC_S16 of an error (or possibly-error) operand."""
+    q = _qtype(v)
+    code = _storage(q)
+    if code not in (0, 1, 2):
+        raise _fail(f"{op.name}: {what} must have 8- or 16-bit storage, got {q}")
+    return code
+
+
+def _e16(op: Operation, v: SSAValue) -> bool:
+    """Whether an error operand is int16 (qtrain-quantize errors=int16): the *_s16 / *_e16 kernels."""
+    q = _qtype(v)
+    if q.storage.width.data == 16 and q.is_signed:
+        return True
+    _require_s8(op, "the output error", v)
+    return False
+
+
 def _require_s8(op: Operation, what: str, v: SSAValue) -> None:
     q = _qtype(v)
     if not (q.storage.width.data == 8 and q.is_signed):
@@ -561,7 +579,7 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    r(op.weight_zero_point), r(op.acc_scale), y_scale, y_zp, y, y_storage, rng, _scratch(op), *geometry)
         case qtrain.QGradBiasOp():
             shape = _shape(op.output_grad)
-            L.call("odtc_qgrad_bias", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+            L.call("odtc_qgrad_bias", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.scale), r(op.zero_point), r(op.bias_grad), _i(shape[0]), _i(shape[1]), _i(prod(shape[2:])))
         case qtrain.QConv2dAccStreamOp():
             _require_s8(op, "weights", op.weight)
@@ -578,13 +596,13 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
         case qtrain.ScaleDivOp():
             L.call("odtc_scale_div", r(op.input), _i(op.divisor.value.data), result=r(op.output))
         case qtrain.QAddRangeOp() | qtrain.QAddOp():
-            operands = [r(op.lhs), _i(_q8_storage(op, "lhs", op.lhs)), r(op.lhs_scale), r(op.lhs_zero_point),
-                        r(op.rhs), _i(_q8_storage(op, "rhs", op.rhs)), r(op.rhs_scale), r(op.rhs_zero_point)]
+            operands = [r(op.lhs), _i(_qe_storage(op, "lhs", op.lhs)), r(op.lhs_scale), r(op.lhs_zero_point),
+                        r(op.rhs), _i(_qe_storage(op, "rhs", op.rhs)), r(op.rhs_scale), r(op.rhs_zero_point)]
             n = _i(prod(_shape(op.lhs)))
             if isinstance(op, qtrain.QAddRangeOp):
                 L.call("odtc_qadd_range", *operands, r(op.output), n)
             else:
-                L.call("odtc_qadd", *operands, r(op.output), _i(_q8_storage(op, "result", op.output)),
+                L.call("odtc_qadd", *operands, r(op.output), _i(_qe_storage(op, "result", op.output)),
                        r(op.output_scale), r(op.output_zero_point), n)
         case qtrain.QAvgPoolAccOp():
             n, c, h, w = _shape(op.input)
@@ -597,7 +615,7 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
             L.call("odtc_qrelu_mask", r(op.input), _i(_q8_storage(op, "input", op.input)), r(op.input_zero_point),
                    _opt_ref(L, op.input_scale, "float"), r(op.output), _i(prod(_shape(op.input))))
         case qtrain.QMaskGradOp():
-            L.call("odtc_qmask_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+            L.call("odtc_qmask_grad", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.mask), r(op.input_grad), _i(prod(_shape(op.output_grad))))
         case qtrain.QConv2dPwDwStreamOp():
             _require_s8(op, "weight1", op.weight1)
@@ -623,29 +641,34 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    _i(kh2), _i(kw2), *[_i(int(v)) for v in op.stride2.get_values()],
                    *[_i(int(v)) for v in op.padding2.get_values()])
         case qtrain.QRelu6GradOp():
-            L.call("odtc_qrelu6_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+            L.call("odtc_qrelu6_grad", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
                    r(op.output_zero_point), r(op.output_scale), r(op.input_grad), _i(prod(_shape(op.output_grad))))
         case qtrain.RequantizeAccOp():
-            L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_q8_storage(op, "result", op.output)),
+            L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_qe_storage(op, "result", op.output)),
                    _i(prod(_shape(op.input))), r(op.input_scale), r(op.output_scale), r(op.output_zero_point))
         case qtrain.QReluGradOp():
-            L.call("odtc_qrelu_grad", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+            L.call("odtc_qrelu_grad", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
                    r(op.output_zero_point), r(op.input_grad), _i(prod(_shape(op.output_grad))))
         case qtrain.QDenseGradInputOp():
-            _require_s8(op, "the output error", op.output_grad)
             _require_s8(op, "weights", op.weight)
             n, k = _shape(op.input_grad)
-            L.call("odtc_dense_s8_grad_input", r(op.output_grad), r(op.output_grad_zero_point), r(op.weight),
-                   r(op.weight_zero_point), _i(0), r(op.input_grad), _i(n), _i(k), _i(_shape(op.weight)[0]))
+            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point)]
+            if _e16(op, op.output_grad):  # int16 errors: portable kernel, per-tensor weights
+                L.call("odtc_dense_s16_grad_input", *head, r(op.input_grad), _i(n), _i(k), _i(_shape(op.weight)[0]))
+            else:
+                L.call("odtc_dense_s8_grad_input", *head, _i(0), r(op.input_grad), _i(n), _i(k),
+                       _i(_shape(op.weight)[0]))
         case qtrain.QConv2dGradInputOp():
-            _require_s8(op, "the output error", op.output_grad)
             _require_s8(op, "weights", op.weight)
             o = _shape(op.weight)[0]
-            L.call("odtc_conv2d_s8_grad_input", r(op.output_grad), r(op.output_grad_zero_point), r(op.weight),
-                   r(op.weight_zero_point), _i(0), r(op.input_grad),
-                   *_conv_geometry(_shape(op.input_grad), _shape(op.weight), o, op))
+            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point)]
+            geometry = _conv_geometry(_shape(op.input_grad), _shape(op.weight), o, op)
+            if _e16(op, op.output_grad):
+                L.call("odtc_conv2d_s16_grad_input", *head, r(op.input_grad), *geometry)
+            else:
+                L.call("odtc_conv2d_s8_grad_input", *head, _i(0), r(op.input_grad), *geometry)
         case qtrain.QDenseGradWeightOp() | qtrain.QConv2dGradWeightOp():
             _require_s8(op, "the output error", op.output_grad)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
@@ -688,6 +711,8 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
         case qtrain.QDenseGradWeightSgdOp() | qtrain.QConv2dGradWeightSgdOp():
             w_type = _fused_q_weight(op)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
+            if _e16(op, op.output_grad):
+                suffix += "_e16"  # int16 errors
             seed = op.seed.value.data & 0xFFFFFFFF  # the kernel hashes seed mod 2^32
             args = [r(op.input), r(op.input_zero_point), r(op.output_grad), r(op.output_grad_zero_point),
                     r(op.grad_scale), r(op.weight_scale), r(op.weight_zero_point), L.sym(op.param, "int8_t"),
@@ -718,7 +743,7 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    _f32(op.lambda_max.value.data), _i(op.structures.value.data), result=r(op.output))
         case qtrain.TopkStructuresOp():
             shape = _shape(op.output_grad)
-            L.call("odtc_topk_structures", r(op.output_grad), _i(_q8_storage(op, "output error", op.output_grad)),
+            L.call("odtc_topk_structures", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.count), r(op.output), _scratch(op),
                    _i(shape[0]), _i(shape[1]), _i(prod(shape[2:])))
         case _:

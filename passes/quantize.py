@@ -87,7 +87,16 @@ residual block's input) are summed by `qtrain.qadd` with a range `err.add<i>`. S
 updates of some output channels (train mode=sparse, `conv.weight:0.5`) take the fused
 update's selection from two constant states (`<w>.channels`, `<w>.channel_count`).
 
-Not supported (clear errors): per-channel weights, int16 errors, optimizers other than SGD,
+`errors=int16`: every error tensor is si16 (asymmetric with u8-asym, symmetric with s8-sym),
+with the same tracked ranges; weights and activations stay 8-bit and the weights take the
+fused update (the int16-error kernels are the fused row-by-row update's and the input
+gradients', portable C). Those kernels accumulate in int32, so a layer whose worst-case sum
+(|e - ze| up to 65535 asymmetric / 32768 symmetric, times |v - zv| up to 255 / 128, times
+the number of products) could overflow is refused with the numbers; on the benchmark CNN
+only s8-sym fits (conv2's input gradient sums 32·3·3 products). Not with conv-transposes or
+a global average pool yet (clear errors).
+
+Not supported (clear errors): per-channel weights, optimizers other than SGD,
 mini-batch accumulation, and forward ops other than conv2d (any groups), dense, relu and
 relu6 (fused into the preceding layer), add, global_avgpool, flatten and reshape.
 """
@@ -188,9 +197,6 @@ class QuantizePass(ModulePass):
             raise _fail(f"unknown scheme '{self.scheme}' (expected one of: {', '.join(SCHEMES)})")
         if self.errors not in ERRORS:
             raise _fail(f"unknown errors '{self.errors}' (expected one of: int8, int16, f32)")
-        if self.errors == "int16":
-            raise _fail("errors=int16 is not implemented: the int8 backward kernels take 8-bit errors "
-                        "(use int8, or f32 for the mixed variant)")
         if self.weights not in WEIGHTS:
             raise _fail(f"unknown weights '{self.weights}' (expected per-tensor or per-channel)")
         if self.weights == "per-channel":
@@ -205,9 +211,11 @@ class QuantizePass(ModulePass):
                 raise _fail(f"{n} must be in (0, 1], got {a}")
         if self.update not in UPDATES:
             raise _fail(f"unknown update '{self.update}' (expected fused or requantize)")
+        if self.errors == "int16" and self.update != "fused":
+            raise _fail("errors=int16 needs update=fused (the int16-error kernels are the fused row-by-row update's)")
         if self.update == "fused":
-            if self.errors != "int8":
-                raise _fail("update=fused computes the weight gradient from int8 errors; with errors=f32 use "
+            if self.errors == "f32":
+                raise _fail("update=fused computes the weight gradient from integer errors; with errors=f32 use "
                             "update=requantize")
             if self.normalize != "none":
                 raise _fail(f"update=fused applies plain SGD (normalize=none); normalize={self.normalize} needs "
@@ -229,6 +237,8 @@ class QuantizePass(ModulePass):
 
     @property
     def error_type(self) -> qt.QuantType:
+        if self.errors == "int16":
+            return qt.QuantType(IntegerType(16, Signedness.SIGNED), self.scheme == "s8-sym")
         return _qtype(signed=True, symmetric=self.scheme == "s8-sym")
 
     # -- entry ---------------------------------------------------------------------------
@@ -590,7 +600,22 @@ class _Rewriter:
     # backward -----------------------------------------------------------------------------
 
     def _int8_errors(self) -> bool:
-        return self.p.errors == "int8"
+        """Integer error tensors (int8, or int16 with errors=int16): the integer backward."""
+        return self.p.errors in ("int8", "int16")
+
+    def _check_e16(self, o: Operation, k: int, other: qt.QuantType, what: str) -> None:
+        """errors=int16: the int16-error kernels accumulate in int32, so a sum of k products
+        of an error (|e - ze| up to 65535 asymmetric, 32768 symmetric) and an 8-bit operand
+        (|v - zv| up to 255 asymmetric / unsigned, 128 symmetric) must fit whatever the data."""
+        if self.p.errors != "int16":
+            return
+        et = self.p.error_type
+        emax = 32768 if et.is_symmetric else 65535
+        vmax = 128 if other.is_symmetric and other.is_signed else 255
+        if emax * vmax * k > 2**31 - 1:
+            raise _fail(f"errors=int16: {what} of {_where(o)} sums {k} products of up to {emax} x {vmax}, which can "
+                        f"overflow its int32 accumulator ({emax * vmax * k:,} > 2^31 - 1); use scheme=s8-sym "
+                        "(symmetric errors and weights) or int8 errors")
 
     def _err(self, v: SSAValue, o: Operation) -> QInfo:
         if v in self.e:
@@ -686,6 +711,10 @@ class _Rewriter:
         raise self._unsupported(o)
 
     def _backward_int8(self, o: Operation) -> None:
+        if self.p.errors == "int16" and isinstance(o, qt.ConvTranspose2dGradInputOp | qt.GlobalAvgPoolGradOp):
+            raise self._unsupported(o, "errors=int16 has no kernels for this op yet (use int8 errors)")
+        if self.p.errors == "int16" and isinstance(o, qt.Conv2dGradWeightOp) and o.output_grad in self.q:
+            raise self._unsupported(o, "errors=int16 has no conv_transpose2d kernels yet (use int8 errors)")
         if isinstance(o, qt.ConvTranspose2dGradInputOp):
             # the conv2d of the int8 error with the same weight, read as OIHW = [Cin, Cout]
             e = self._err(o.output_grad, o)
@@ -713,6 +742,9 @@ class _Rewriter:
         elif isinstance(o, qt.DenseGradInputOp | qt.Conv2dGradInputOp):
             e = self._err(o.output_grad, o)
             w = self.q[o.weight]
+            wshape = qt.tensor_shape(w.value)
+            k = wshape[0] if isinstance(o, qt.DenseGradInputOp) else (wshape[0] // o.groups.value.data) * wshape[2] * wshape[3]
+            self._check_e16(o, k, qt.element_type(w.value), "the input gradient")  # type: ignore[arg-type]
             if isinstance(o, qt.DenseGradInputOp):
                 acc = self._v(qt.QDenseGradInputOp(e.value, e.zero_point, w.value, w.zero_point))
             else:
@@ -808,6 +840,9 @@ class _Rewriter:
         if o.grad not in self.gfused:
             raise self._unsupported(o, f"the gradient of @{name} does not come from a conv2d/dense grad-weight")
         gw, x, e, gs = self.gfused[o.grad]
+        gshape = qt.tensor_shape(e.value)
+        self._check_e16(o, gshape[0] * (gshape[2] * gshape[3] if len(gshape) == 4 else 1),
+                        qt.element_type(x.value), "the weight gradient")  # type: ignore[arg-type]
         step = None
         if p.rounding == "stochastic":
             self._state(STEP, TensorType(i32, []), [0])

@@ -117,8 +117,9 @@ def _candidates(fn: func.FuncOp, min_bytes: int) -> list[int]:
     """Block positions of the accumulators that can be streamed, largest first."""
     out: list[tuple[int, int]] = []
     for i, op in enumerate(fn.body.block.ops):
-        if isinstance(op, qt.QConv2dGradInputOp) and op.groups.value.data != 1:
-            continue
+        if isinstance(op, qt.QConv2dGradInputOp) and (
+                op.groups.value.data != 1 or qt.element_type(op.output_grad).storage.width.data != 8):  # type: ignore[attr-defined]
+            continue  # the streamed input gradient takes int8 errors and groups 1
         if not isinstance(op, qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp):
             continue
         size = _acc_bytes(op.results[0])

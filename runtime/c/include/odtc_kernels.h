@@ -412,6 +412,22 @@ void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
                                 int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
 
+/* 16-bit errors (FQT with si16 error tensors, ODTC_S16): e is int16 with zero-point
+ * *e_zero_point, w int8 with the per-tensor zero-point *w_zero_point; acc is overwritten.
+ * Plain int32 accumulation: the compiler guarantees that no accumulator overflows (fqt.py
+ * raises OverflowError there). Portable C on every target (no DSP path).
+ * odtc_dense_s16_grad_input: acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw)
+ * (fqt.qdense_grad_input). */
+void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
+                               const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t k, int32_t o);
+/* odtc_conv2d_s8_grad_input with int16 e and a per-tensor zw (fqt.qconv2d_grad_input):
+ * acc [n, c, h, w_] is the input gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]. */
+void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups);
+
 /* =====================================================================================
  * Fully quantized training (fqt.c) -- BIT-EXACT with odtc/runtime/fqt.py
  *
@@ -518,7 +534,7 @@ int32_t odtc_relu6_bound(const float *acc_scale);
  * *acc_scale * acc on the accumulator's own grid. In place allowed. */
 void odtc_acc_relu6(const int32_t *acc, const float *acc_scale, int32_t *y, size_t numel);
 /* y = clamp(z + MBQM(acc, M), storage range), M = f32(*acc_scale / *y_scale): odtc_requantize
- * from ODTC_S32 with input zero-point 0. */
+ * from ODTC_S32 with input zero-point 0 (y_storage ODTC_S8 / ODTC_U8 / ODTC_S16). */
 void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
                          const float *acc_scale, const float *y_scale, const int32_t *y_zero_point);
 
@@ -526,16 +542,17 @@ void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t 
  * The real sum of two quantized tensors, element by element (fqt.qadd_real):
  *   r[i] = f32(*a_scale * f32(a[i] - *a_zero_point)) + f32(*b_scale * f32(b[i] - *b_zero_point)),
  * each term exactly odtc_dequantize's (one f32 multiply), then one f32 addition. a, b in
- * a_storage / b_storage (ODTC_S8 / ODTC_U8; they may differ). No f32 tensor is stored. */
+ * a_storage / b_storage (ODTC_S8 / ODTC_U8 / ODTC_S16; they may differ). No f32 tensor is stored. */
 /* range = [min, max] of r over numel elements, folded exactly as odtc_minmax_f32 folds an
  * f32 tensor (a NaN anywhere gives [NaN, NaN]; numel == 0 gives [1, -1]) (fqt.qadd_range). */
 void odtc_qadd_range(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
                      const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
                      float *range, size_t numel);
 /* y = clamp(rintf(r / *y_scale) + *y_zero_point, y_storage range) with NaN -> the zero-point,
- * i.e. odtc_quantize of r (fqt.qadd; y_storage ODTC_S8 / ODTC_U8): the residual add and the
- * sum of the two errors of a value used twice. In place allowed (y == a or y == b; the
- * storages are all 8-bit, so the element offsets agree). Uses 128 bytes of stack. */
+ * i.e. odtc_quantize of r (fqt.qadd; y_storage ODTC_S8 / ODTC_U8 / ODTC_S16): the residual add
+ * and the sum of the two errors of a value used twice. In place allowed (y == a or y == b)
+ * when that operand's storage has y's element size (so the element offsets agree).
+ * Uses 128 bytes of stack. */
 void odtc_qadd(const void *a, int32_t a_storage, const float *a_scale, const int32_t *a_zero_point,
                const void *b, int32_t b_storage, const float *b_scale, const int32_t *b_zero_point,
                void *y, int32_t y_storage, const float *y_scale, const int32_t *y_zero_point, size_t numel);
@@ -547,7 +564,7 @@ void odtc_qavgpool_acc(const void *x, int32_t x_storage, const int32_t *x_zero_p
                        int32_t n, int32_t c, int32_t spatial);
 
 /* db[oc] = the sequential f32 sum over (n, spatial), from +0.0f, of *scale * f32(e - *zero_point)
- * (e [n, o, spatial] in e_storage ODTC_S8 / ODTC_U8): odtc_dequantize then
+ * (e [n, o, spatial] in e_storage ODTC_S8 / ODTC_U8 / ODTC_S16): odtc_dequantize then
  * odtc_conv2d_f32_grad_bias / odtc_dense_f32_grad_bias (spatial 1), bit for bit. */
 void odtc_qgrad_bias(const void *e, int32_t e_storage, const float *scale, const int32_t *zero_point, float *db,
                      int32_t n, int32_t o, int32_t spatial);
@@ -670,17 +687,20 @@ void odtc_qconv2d_pw_dw_stream_u8(const uint8_t *x, const int32_t *x_zero_point,
                                   int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right);
 
 /* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
- * odtc_conv2d_s8_grad_input with w_per_channel = 0) */
+ * odtc_conv2d_s8_grad_input with w_per_channel = 0; with 16-bit errors
+ * odtc_dense_s16_grad_input / odtc_conv2d_s16_grad_input) */
 
 /* dx = e where the saved forward output y > zy (real value > 0), else ze; e, dx in
- * e_storage, y in y_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+ * e_storage (ODTC_S8 / ODTC_U8 / ODTC_S16), y in y_storage (ODTC_S8 / ODTC_U8). In place
+ * allowed (dx == e). */
 void odtc_qrelu_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
                      const void *y, int32_t y_storage, const int32_t *y_zero_point,
                      void *dx, size_t numel);
 /* relu6 backward from the saved relu6 output y (fqt.qrelu6_grad): dx = e where zy < y and
  * f32(y - zy) < rintf(6.0f / *y_scale) (f32 division; strictly inside (0, 6) on y's grid),
  * else ze (real 0); a NaN quotient passes nothing, +inf everything above zy. e, dx in
- * e_storage, y in y_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+ * e_storage (ODTC_S8 / ODTC_U8 / ODTC_S16), y in y_storage (ODTC_S8 / ODTC_U8). In place
+ * allowed (dx == e). */
 void odtc_qrelu6_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point,
                       const void *y, int32_t y_storage, const int32_t *y_zero_point, const float *y_scale,
                       void *dx, size_t numel);
@@ -694,7 +714,7 @@ void odtc_qrelu_mask(const void *y, int32_t y_storage, const int32_t *y_zero_poi
                      uint8_t *mask, size_t numel);
 /* dx = e where the mask bit of the element is set, else ze (fqt.qmask_grad): odtc_qrelu_grad
  * / odtc_qrelu6_grad from the packed mask of odtc_qrelu_mask instead of the 8-bit output.
- * e, dx in e_storage (ODTC_S8 / ODTC_U8). In place allowed (dx == e). */
+ * e, dx in e_storage (ODTC_S8 / ODTC_U8 / ODTC_S16). In place allowed (dx == e). */
 void odtc_qmask_grad(const void *e, int32_t e_storage, const int32_t *e_zero_point, const uint8_t *mask,
                      void *dx, size_t numel);
 /* dx[n, c, s] = e[n, c] for every s < spatial (fqt.qbroadcast_hw): the global average pool's
@@ -817,6 +837,39 @@ void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poi
                                      int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                      int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
                                      float lr, int32_t rounding, int32_t seed);
+/* The fused steps with 16-bit errors (e int16 with zero-point *e_zero_point, ODTC_S16):
+ * every parameter and the semantics (gradient row, update arithmetic, stochastic-rounding
+ * stream, row_range, selection) exactly those of the int8-error kernels above, with the
+ * same scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len)); plain int32 accumulation
+ * (the compiler guarantees no overflow). Portable C on every target. */
+void odtc_qdense_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                        const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                        int32_t rounding, int32_t seed);
+void odtc_qdense_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                        const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                        int32_t rounding, int32_t seed);
+void odtc_qconv2d_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                         float lr, int32_t rounding, int32_t seed);
+void odtc_qconv2d_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                         float lr, int32_t rounding, int32_t seed);
 void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
                          float *new_scale, int32_t *new_zero_point, int32_t rows, size_t row_len,
                          int32_t qmin, int32_t qmax, int32_t symmetric, float headroom, const int32_t *step,
@@ -835,7 +888,7 @@ float odtc_uniform01(int32_t seed, int32_t step, uint32_t i);
 int32_t odtc_topk_count(const float *loss, const float *loss_max, float lambda_min, float lambda_max,
                         int32_t structures);
 /* The kk = clamp(*count, 1, o) structures (axis 1 of the error e [n, o, spatial],
- * e_storage ODTC_S8 / ODTC_U8) with the largest sum of |e - ze| (exact int64), ties to the
+ * e_storage ODTC_S8 / ODTC_U8 / ODTC_S16) with the largest sum of |e - ze| (exact int64), ties to the
  * lower index: idx[0..kk) in increasing order, idx[kk..o) = -1. O(o log max |e - ze| sum).
  * scratch: ODTC_TOPK_STRUCTURES_SCRATCH_BYTES. */
 void odtc_topk_structures(const void *e, int32_t e_storage, const int32_t *e_zero_point,

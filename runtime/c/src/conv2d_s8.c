@@ -1315,6 +1315,53 @@ void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
     }
 }
 
+/* odtc_conv2d_s8_grad_input with int16 errors and a per-tensor zw: portable C, the same
+ * gather over the taps that read each input position; plain int32 accumulation (the
+ * compiler proves that no accumulator overflows). */
+void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
+                                const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t c, int32_t h,
+                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                int32_t groups)
+{
+    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const int32_t ci = c / groups;
+    const int32_t og = o / groups;
+    const int32_t ze = *e_zero_point;
+    const int32_t zw = *w_zero_point;
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const int32_t g = ch / ci;
+            const int32_t i = ch % ci;
+            int32_t *ac = acc + ((size_t)ni * c + ch) * h * w_;
+            for (int32_t iy = 0; iy < h; ++iy) {
+                const int32_t ty = iy + pad_top;
+                int32_t ky0, ky1;
+                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
+                for (int32_t ix = 0; ix < w_; ++ix) {
+                    const int32_t tx = ix + pad_left;
+                    int32_t kx0, kx1;
+                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
+                    int32_t sum = 0;
+                    for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
+                        const int16_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
+                        const int8_t *wo = w + ((size_t)oc * ci + i) * kh * kw;
+                        for (int32_t ky = ky0; ky <= ky1; ky += stride_h) {
+                            const int32_t oy = (ty - ky) / stride_h;
+                            for (int32_t kx = kx0; kx <= kx1; kx += stride_w) {
+                                const int32_t ox = (tx - kx) / stride_w;
+                                sum += ((int32_t)eo[(size_t)oy * ow_n + ox] - ze) * ((int32_t)wo[(size_t)ky * kw + kx] - zw);
+                            }
+                        }
+                    }
+                    ac[(size_t)iy * w_ + ix] = sum;
+                }
+            }
+        }
+    }
+}
+
 #if defined(ODTC_DSP)
 /* grad_weight on Arm DSP (stride_w == 1): the reduction over (n, oy, ox) runs along ox, two
  * columns per SMLAD. For a band of output rows, the errors of the selected channels are

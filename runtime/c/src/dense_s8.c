@@ -422,6 +422,32 @@ void odtc_dense_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
     }
 }
 
+/* int16 errors (16-bit FQT error tensors): portable C, per-tensor zw; plain int32
+ * accumulation (the compiler proves that no accumulator overflows). */
+void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
+                               const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t k, int32_t o)
+{
+    const int32_t ze = *e_zero_point;
+    const int32_t zw = *w_zero_point;
+    for (int32_t ni = 0; ni < n; ++ni) {
+        const int16_t *er = e + (size_t)ni * o;
+        int32_t *ar = acc + (size_t)ni * k;
+        for (int32_t j = 0; j < k; ++j) {
+            ar[j] = 0;
+        }
+        for (int32_t oc = 0; oc < o; ++oc) {
+            const int32_t d = (int32_t)er[oc] - ze;
+            if (d == 0) {
+                continue;
+            }
+            const int8_t *wr = w + (size_t)oc * k;
+            for (int32_t j = 0; j < k; ++j) {
+                ar[j] += d * ((int32_t)wr[j] - zw);
+            }
+        }
+    }
+}
+
 static void dense_q8_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point,
                                  const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
                                  const int32_t *channels, int32_t n_channels,

@@ -1211,9 +1211,18 @@ void odtc_fused_update_row(const odtc_fused_update *f, int32_t oc, const int32_t
     f->row_range[2 * (size_t)oc + 1] = hi;
 }
 
-static void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *e,
-                                   const int32_t *e_zero_point, const odtc_fused_update *f, const int32_t *select,
-                                   const int32_t *select_count, int32_t *g, int32_t n, int32_t k, int32_t o)
+/* Error element i, int8 (e16 == 0) or int16 (e16 != 0) storage. Always inlined with a
+ * constant e16, so the int8 kernels compile exactly as before. */
+static ODTC_ALWAYS_INLINE int32_t fqt_load_e(const void *e, int32_t e16, size_t i)
+{
+    return e16 ? (int32_t)((const int16_t *)e)[i] : (int32_t)((const int8_t *)e)[i];
+}
+
+static ODTC_ALWAYS_INLINE void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point,
+                                                      const void *e, int32_t e16, const int32_t *e_zero_point,
+                                                      const odtc_fused_update *f, const int32_t *select,
+                                                      const int32_t *select_count, int32_t *g, int32_t n, int32_t k,
+                                                      int32_t o)
 {
     const int32_t kk = fqt_selected(select, select_count, o);
     const int32_t zx = *x_zero_point;
@@ -1224,7 +1233,7 @@ static void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *
             g[j] = 0;
         }
         for (int32_t ni = 0; ni < n; ++ni) {
-            const int32_t d = e[(size_t)ni * o + oc] - ze;
+            const int32_t d = fqt_load_e(e, e16, (size_t)ni * o + oc) - ze;
             if (is_u8) {
                 const uint8_t *xp = (const uint8_t *)x + (size_t)ni * k;
                 for (int32_t j = 0; j < k; ++j) {
@@ -1250,7 +1259,7 @@ void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point
 {
     odtc_fused_update f;
     odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
-    qdense_grad_weight_sgd(x, 0, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
+    qdense_grad_weight_sgd(x, 0, x_zero_point, e, 0, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
 void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
@@ -1262,7 +1271,118 @@ void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poin
 {
     odtc_fused_update f;
     odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
-    qdense_grad_weight_sgd(x, 1, x_zero_point, e, e_zero_point, &f, select, select_count, scratch, n, k, o);
+    qdense_grad_weight_sgd(x, 1, x_zero_point, e, 0, e_zero_point, &f, select, select_count, scratch, n, k, o);
+}
+
+void odtc_qdense_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                        const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                        int32_t rounding, int32_t seed)
+{
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    qdense_grad_weight_sgd(x, 0, x_zero_point, e, 1, e_zero_point, &f, select, select_count, scratch, n, k, o);
+}
+
+void odtc_qdense_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                        const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
+                                        int32_t rounding, int32_t seed)
+{
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    qdense_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, &f, select, select_count, scratch, n, k, o);
+}
+
+/* Output indices [*lo, *hi) whose kernel tap k reads inside the input (as conv2d_s8.c). */
+static void fqt_tap_range(int32_t k, int32_t pad, int32_t in, int32_t s, int32_t out, int32_t *lo, int32_t *hi)
+{
+    const int32_t a = pad - k;
+    const int32_t b = in - 1 + pad - k;
+    const int32_t l = a <= 0 ? 0 : (a + s - 1) / s;
+    int32_t u = b < 0 ? 0 : b / s + 1;
+    u = u < out ? u : out;
+    *lo = l > u ? u : l;
+    *hi = u;
+}
+
+/* One row (output channel oc) of the conv2d weight gradient with int16 errors: the portable
+ * loop of odtc_conv2d_{s8,u8}_grad_weight, g[i, ky, kx] = sum over n, oy, ox of
+ * (e[n, oc, oy, ox] - ze) * (x[n, g*I + i, iy, ix] - zx), padded positions 0. */
+static void fqt_conv2d_grad_weight_row_e16(const void *x, int32_t is_u8, int32_t zx, const int16_t *e, int32_t ze,
+                                           int32_t *g, int32_t oc, int32_t n, int32_t c, int32_t h, int32_t w_,
+                                           int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                                           int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                           int32_t pad_right, int32_t groups)
+{
+    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const int32_t ci = c / groups;
+    const int32_t og = o / groups;
+    const int32_t grp = oc / og;
+    for (int32_t i = 0; i < ci; ++i) {
+        for (int32_t ky = 0; ky < kh; ++ky) {
+            int32_t oy_lo, oy_hi;
+            fqt_tap_range(ky, pad_top, h, stride_h, oh_n, &oy_lo, &oy_hi);
+            for (int32_t kx = 0; kx < kw; ++kx) {
+                int32_t ox_lo, ox_hi;
+                fqt_tap_range(kx, pad_left, w_, stride_w, ow_n, &ox_lo, &ox_hi);
+                int32_t sum = 0;
+                for (int32_t ni = 0; ni < n; ++ni) {
+                    const size_t xc = ((size_t)ni * c + (size_t)grp * ci + i) * h * w_;
+                    const int16_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
+                    for (int32_t oy = oy_lo; oy < oy_hi; ++oy) {
+                        const size_t xr = xc + (size_t)(oy * stride_h - pad_top + ky) * w_;
+                        const int16_t *er = eo + (size_t)oy * ow_n;
+                        for (int32_t ox = ox_lo; ox < ox_hi; ++ox) {
+                            const size_t xi = xr + (size_t)(ox * stride_w - pad_left + kx);
+                            const int32_t xv = is_u8 ? (int32_t)((const uint8_t *)x)[xi]
+                                                     : (int32_t)((const int8_t *)x)[xi];
+                            sum += ((int32_t)er[ox] - ze) * (xv - zx);
+                        }
+                    }
+                }
+                g[((size_t)i * kh + ky) * kw + kx] = sum;
+            }
+        }
+    }
+}
+
+/* The fused conv2d step; e16 == 0: int8 errors through odtc_conv2d_{s8,u8}_grad_weight (its
+ * DSP path included), else int16 errors through the portable row above. */
+static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(
+    const void *x, int32_t is_u8, const int32_t *x_zero_point, const void *e, int32_t e16,
+    const int32_t *e_zero_point, const float *g_scale, const float *w_scale, const int32_t *w_zero_point, int8_t *w,
+    int32_t *row_range, const int32_t *select, const int32_t *select_count, const int32_t *step, int32_t *scratch,
+    int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+    int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+    float lr, int32_t rounding, int32_t seed)
+{
+    const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
+    odtc_fused_update f;
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    const int32_t kk = fqt_selected(select, select_count, o);
+    for (int32_t r = 0; r < kk; ++r) {
+        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
+        if (e16) {
+            fqt_conv2d_grad_weight_row_e16(x, is_u8, *x_zero_point, (const int16_t *)e, *e_zero_point, scratch, oc,
+                                           n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
+                                           pad_bottom, pad_right, groups);
+        } else if (is_u8) {
+            odtc_conv2d_u8_grad_weight((const uint8_t *)x, x_zero_point, (const int8_t *)e, e_zero_point, scratch,
+                                       &oc, 1, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
+                                       pad_bottom, pad_right, groups);
+        } else {
+            odtc_conv2d_s8_grad_weight((const int8_t *)x, x_zero_point, (const int8_t *)e, e_zero_point, scratch,
+                                       &oc, 1, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
+                                       pad_bottom, pad_right, groups);
+        }
+        odtc_fused_update_row(&f, oc, scratch);
+    }
 }
 
 void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
@@ -1274,16 +1394,9 @@ void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_poin
                                      int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
                                      float lr, int32_t rounding, int32_t seed)
 {
-    const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
-    odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
-    const int32_t kk = fqt_selected(select, select_count, o);
-    for (int32_t r = 0; r < kk; ++r) {
-        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
-        odtc_conv2d_s8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
-                                   stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
-        odtc_fused_update_row(&f, oc, scratch);
-    }
+    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
+                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
+                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
@@ -1295,16 +1408,37 @@ void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poi
                                      int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
                                      float lr, int32_t rounding, int32_t seed)
 {
-    const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
-    odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
-    const int32_t kk = fqt_selected(select, select_count, o);
-    for (int32_t r = 0; r < kk; ++r) {
-        const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
-        odtc_conv2d_u8_grad_weight(x, x_zero_point, e, e_zero_point, scratch, &oc, 1, n, c, h, w_, o, kh, kw,
-                                   stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
-        odtc_fused_update_row(&f, oc, scratch);
-    }
+    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
+                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
+                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+}
+
+void odtc_qconv2d_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                         float lr, int32_t rounding, int32_t seed)
+{
+    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
+                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
+                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+}
+
+void odtc_qconv2d_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
+                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
+                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
+                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
+                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
+                                         float lr, int32_t rounding, int32_t seed)
+{
+    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
+                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
+                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 /* rintf of x clamped to +-2^22, NaN -> 0, without a libm call: x + 1.5*2^23 lies in

@@ -83,10 +83,10 @@ func.func @ema_alpha(%r: tensor<2xf32>, %o: tensor<2xf32>) -> tensor<2xf32> {
 // -----
 
 func.func @range_scale_qtype(%r: tensor<2xf32>) -> tensor<f32> {
-  %s = qtrain.range_scale %r for <si16, sym> : (tensor<2xf32>) -> tensor<f32>
+  %s = qtrain.range_scale %r for <si32, sym> : (tensor<2xf32>) -> tensor<f32>
   func.return %s : tensor<f32>
 }
-// CHECK: qtrain.range_scale: quantized type must be 8-bit per tensor, got !qtrain.q<si16, sym>
+// CHECK: qtrain.range_scale: quantized type must be 8- or 16-bit per tensor, got !qtrain.q<si32, sym>
 
 // ==== forward ====================================================================================
 
