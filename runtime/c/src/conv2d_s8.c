@@ -1252,6 +1252,54 @@ void odtc_conv2d_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zer
 
 /* ---- int32-accumulating backward primitives ----------------------------------------- */
 
+/* The portable input gradient of odtc_conv2d_s8_grad_input (int8 errors) and
+ * odtc_conv2d_s16_grad_input (int16 errors, per-tensor zw): for each input position, the
+ * sum over the taps that read it. e16 is a constant at each call, so each caller gets its
+ * own loop. */
+static ODTC_ALWAYS_INLINE void conv2d_q_grad_input_portable(
+    const void *e, int32_t e16, int32_t ze, const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
+    int32_t *acc, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+    int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
+    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
+    const int32_t ci = c / groups;
+    const int32_t og = o / groups;
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const int32_t g = ch / ci;
+            const int32_t i = ch % ci;
+            int32_t *ac = acc + ((size_t)ni * c + ch) * h * w_;
+            for (int32_t iy = 0; iy < h; ++iy) {
+                const int32_t ty = iy + pad_top;
+                int32_t ky0, ky1;
+                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
+                for (int32_t ix = 0; ix < w_; ++ix) {
+                    const int32_t tx = ix + pad_left;
+                    int32_t kx0, kx1;
+                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
+                    int32_t sum = 0;
+                    for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
+                        const size_t ebase = ((size_t)ni * o + oc) * oh_n * ow_n;
+                        const int8_t *wo = w + ((size_t)oc * ci + i) * kh * kw;
+                        const int32_t zw = w_zero_point[w_per_channel ? oc : 0];
+                        for (int32_t ky = ky0; ky <= ky1; ky += stride_h) {
+                            const int32_t oy = (ty - ky) / stride_h;
+                            for (int32_t kx = kx0; kx <= kx1; kx += stride_w) {
+                                const int32_t ox = (tx - kx) / stride_w;
+                                const size_t ei = ebase + (size_t)oy * ow_n + ox;
+                                const int32_t ev = e16 ? (int32_t)((const int16_t *)e)[ei] : (int32_t)((const int8_t *)e)[ei];
+                                sum += (ev - ze) * ((int32_t)wo[(size_t)ky * kw + kx] - zw);
+                            }
+                        }
+                    }
+                    ac[(size_t)iy * w_ + ix] = sum;
+                }
+            }
+        }
+    }
+}
+
 /* Output indices [*lo, *hi) whose kernel tap k reads inside the input. */
 static void tap_range(int32_t k, int32_t pad, int32_t in, int32_t s, int32_t out,
                       int32_t *lo, int32_t *hi)
@@ -1277,42 +1325,8 @@ void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
         return;
     }
 #endif
-    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
-    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
-    const int32_t ci = c / groups;
-    const int32_t og = o / groups;
-    const int32_t ze = *e_zero_point;
-    for (int32_t ni = 0; ni < n; ++ni) {
-        for (int32_t ch = 0; ch < c; ++ch) {
-            const int32_t g = ch / ci;
-            const int32_t i = ch % ci;
-            int32_t *ac = acc + ((size_t)ni * c + ch) * h * w_;
-            for (int32_t iy = 0; iy < h; ++iy) {
-                const int32_t ty = iy + pad_top;
-                int32_t ky0, ky1;
-                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
-                for (int32_t ix = 0; ix < w_; ++ix) {
-                    const int32_t tx = ix + pad_left;
-                    int32_t kx0, kx1;
-                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
-                    int32_t sum = 0;
-                    for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
-                        const int8_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
-                        const int8_t *wo = w + ((size_t)oc * ci + i) * kh * kw;
-                        const int32_t zw = w_zero_point[w_per_channel ? oc : 0];
-                        for (int32_t ky = ky0; ky <= ky1; ky += stride_h) {
-                            const int32_t oy = (ty - ky) / stride_h;
-                            for (int32_t kx = kx0; kx <= kx1; kx += stride_w) {
-                                const int32_t ox = (tx - kx) / stride_w;
-                                sum += (eo[(size_t)oy * ow_n + ox] - ze) * (wo[(size_t)ky * kw + kx] - zw);
-                            }
-                        }
-                    }
-                    ac[(size_t)iy * w_ + ix] = sum;
-                }
-            }
-        }
-    }
+    conv2d_q_grad_input_portable(e, 0, *e_zero_point, w, w_zero_point, w_per_channel, acc, n, c, h, w_, o, kh, kw,
+                                 stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 /* odtc_conv2d_s8_grad_input with int16 errors and a per-tensor zw: portable C, the same
@@ -1324,42 +1338,8 @@ void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, c
                                 int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
                                 int32_t groups)
 {
-    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
-    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
-    const int32_t ci = c / groups;
-    const int32_t og = o / groups;
-    const int32_t ze = *e_zero_point;
-    const int32_t zw = *w_zero_point;
-    for (int32_t ni = 0; ni < n; ++ni) {
-        for (int32_t ch = 0; ch < c; ++ch) {
-            const int32_t g = ch / ci;
-            const int32_t i = ch % ci;
-            int32_t *ac = acc + ((size_t)ni * c + ch) * h * w_;
-            for (int32_t iy = 0; iy < h; ++iy) {
-                const int32_t ty = iy + pad_top;
-                int32_t ky0, ky1;
-                odtc_tap_range(ty, kh, stride_h, oh_n, &ky0, &ky1);
-                for (int32_t ix = 0; ix < w_; ++ix) {
-                    const int32_t tx = ix + pad_left;
-                    int32_t kx0, kx1;
-                    odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
-                    int32_t sum = 0;
-                    for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
-                        const int16_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
-                        const int8_t *wo = w + ((size_t)oc * ci + i) * kh * kw;
-                        for (int32_t ky = ky0; ky <= ky1; ky += stride_h) {
-                            const int32_t oy = (ty - ky) / stride_h;
-                            for (int32_t kx = kx0; kx <= kx1; kx += stride_w) {
-                                const int32_t ox = (tx - kx) / stride_w;
-                                sum += ((int32_t)eo[(size_t)oy * ow_n + ox] - ze) * ((int32_t)wo[(size_t)ky * kw + kx] - zw);
-                            }
-                        }
-                    }
-                    ac[(size_t)iy * w_ + ix] = sum;
-                }
-            }
-        }
-    }
+    conv2d_q_grad_input_portable(e, 1, *e_zero_point, w, w_zero_point, 0, acc, n, c, h, w_, o, kh, kw, stride_h,
+                                 stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 #if defined(ODTC_DSP)
