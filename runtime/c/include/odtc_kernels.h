@@ -420,6 +420,13 @@ void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
  * (fqt.qdense_grad_input). */
 void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
                                const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t k, int32_t o);
+/* odtc_conv2d_{s8,u8}_grad_weight (is_u8 selects x's storage) with int16 errors: portable C,
+ * plain int32 accumulation (qtrain-quantize proves no accumulator overflows). */
+void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int16_t *e,
+                                    const int32_t *e_zero_point, int32_t *acc, const int32_t *channels,
+                                    int32_t n_channels, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                    int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                    int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
 /* odtc_conv2d_s8_grad_input with int16 e and a per-tensor zw (fqt.qconv2d_grad_input):
  * acc [n, c, h, w_] is the input gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]. */
 void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,

@@ -1619,19 +1619,15 @@ static int32_t conv2d_q8_grad_weight_dsp(const void *x, int32_t is_u8, int32_t z
 }
 #endif /* ODTC_DSP */
 
-static void conv2d_q8_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point,
-                                  const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
-                                  const int32_t *channels, int32_t n_channels,
-                                  int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
-                                  int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                  int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+/* The portable weight gradient of odtc_conv2d_{s8,u8}_grad_weight (int8 errors) and
+ * odtc_conv2d_q8_s16_grad_weight (int16 errors): for each weight tap, the sum over the
+ * outputs that read it. e16 is a constant at each call, so each caller gets its own loop. */
+static ODTC_ALWAYS_INLINE void conv2d_q_grad_weight_portable(
+    const void *x, int32_t is_u8, const int32_t *x_zero_point, const void *e, int32_t e16,
+    const int32_t *e_zero_point, int32_t *acc, const int32_t *channels, int32_t n_channels, int32_t n, int32_t c,
+    int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+    int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
 {
-#if defined(ODTC_DSP)
-    if (conv2d_q8_grad_weight_dsp(x, is_u8, *x_zero_point, e, *e_zero_point, acc, channels, n_channels, n, c, h, w_,
-                                  o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups)) {
-        return;
-    }
-#endif
     const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
     const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
     const int32_t ci = c / groups;
@@ -1653,15 +1649,17 @@ static void conv2d_q8_grad_weight(const void *x, int32_t is_u8, const int32_t *x
                     int32_t sum = 0;
                     for (int32_t ni = 0; ni < n; ++ni) {
                         const size_t xc = ((size_t)ni * c + (size_t)g * ci + i) * h * w_;
-                        const int8_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
+                        const size_t eo = ((size_t)ni * o + oc) * oh_n * ow_n;
                         for (int32_t oy = oy_lo; oy < oy_hi; ++oy) {
                             const size_t xr = xc + (size_t)(oy * stride_h - pad_top + ky) * w_;
-                            const int8_t *er = eo + (size_t)oy * ow_n;
+                            const size_t er = eo + (size_t)oy * ow_n;
                             for (int32_t ox = ox_lo; ox < ox_hi; ++ox) {
                                 const size_t xi = xr + (size_t)(ox * stride_w - pad_left + kx);
                                 const int32_t xv = is_u8 ? (int32_t)((const uint8_t *)x)[xi]
                                                          : (int32_t)((const int8_t *)x)[xi];
-                                sum += (er[ox] - ze) * (xv - zx);
+                                const int32_t ev = e16 ? (int32_t)((const int16_t *)e)[er + ox]
+                                                     : (int32_t)((const int8_t *)e)[er + ox];
+                                sum += (ev - ze) * (xv - zx);
                             }
                         }
                     }
@@ -1670,6 +1668,34 @@ static void conv2d_q8_grad_weight(const void *x, int32_t is_u8, const int32_t *x
             }
         }
     }
+}
+
+
+static void conv2d_q8_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point,
+                                  const int8_t *e, const int32_t *e_zero_point, int32_t *acc,
+                                  const int32_t *channels, int32_t n_channels,
+                                  int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
+                                  int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                  int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+#if defined(ODTC_DSP)
+    if (conv2d_q8_grad_weight_dsp(x, is_u8, *x_zero_point, e, *e_zero_point, acc, channels, n_channels, n, c, h, w_,
+                                  o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups)) {
+        return;
+    }
+#endif
+    conv2d_q_grad_weight_portable(x, is_u8, x_zero_point, e, 0, e_zero_point, acc, channels, n_channels, n, c, h, w_,
+                                  o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+}
+
+void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int16_t *e,
+                                    const int32_t *e_zero_point, int32_t *acc, const int32_t *channels,
+                                    int32_t n_channels, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
+                                    int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                    int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
+{
+    conv2d_q_grad_weight_portable(x, is_u8, x_zero_point, e, 1, e_zero_point, acc, channels, n_channels, n, c, h, w_,
+                                  o, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 void odtc_conv2d_s8_grad_weight(const int8_t *x, const int32_t *x_zero_point,

@@ -1298,62 +1298,8 @@ void odtc_qdense_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_
     qdense_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
-/* Output indices [*lo, *hi) whose kernel tap k reads inside the input (as conv2d_s8.c). */
-static void fqt_tap_range(int32_t k, int32_t pad, int32_t in, int32_t s, int32_t out, int32_t *lo, int32_t *hi)
-{
-    const int32_t a = pad - k;
-    const int32_t b = in - 1 + pad - k;
-    const int32_t l = a <= 0 ? 0 : (a + s - 1) / s;
-    int32_t u = b < 0 ? 0 : b / s + 1;
-    u = u < out ? u : out;
-    *lo = l > u ? u : l;
-    *hi = u;
-}
-
-/* One row (output channel oc) of the conv2d weight gradient with int16 errors: the portable
- * loop of odtc_conv2d_{s8,u8}_grad_weight, g[i, ky, kx] = sum over n, oy, ox of
- * (e[n, oc, oy, ox] - ze) * (x[n, g*I + i, iy, ix] - zx), padded positions 0. */
-static void fqt_conv2d_grad_weight_row_e16(const void *x, int32_t is_u8, int32_t zx, const int16_t *e, int32_t ze,
-                                           int32_t *g, int32_t oc, int32_t n, int32_t c, int32_t h, int32_t w_,
-                                           int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                           int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
-                                           int32_t pad_right, int32_t groups)
-{
-    const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
-    const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
-    const int32_t ci = c / groups;
-    const int32_t og = o / groups;
-    const int32_t grp = oc / og;
-    for (int32_t i = 0; i < ci; ++i) {
-        for (int32_t ky = 0; ky < kh; ++ky) {
-            int32_t oy_lo, oy_hi;
-            fqt_tap_range(ky, pad_top, h, stride_h, oh_n, &oy_lo, &oy_hi);
-            for (int32_t kx = 0; kx < kw; ++kx) {
-                int32_t ox_lo, ox_hi;
-                fqt_tap_range(kx, pad_left, w_, stride_w, ow_n, &ox_lo, &ox_hi);
-                int32_t sum = 0;
-                for (int32_t ni = 0; ni < n; ++ni) {
-                    const size_t xc = ((size_t)ni * c + (size_t)grp * ci + i) * h * w_;
-                    const int16_t *eo = e + ((size_t)ni * o + oc) * oh_n * ow_n;
-                    for (int32_t oy = oy_lo; oy < oy_hi; ++oy) {
-                        const size_t xr = xc + (size_t)(oy * stride_h - pad_top + ky) * w_;
-                        const int16_t *er = eo + (size_t)oy * ow_n;
-                        for (int32_t ox = ox_lo; ox < ox_hi; ++ox) {
-                            const size_t xi = xr + (size_t)(ox * stride_w - pad_left + kx);
-                            const int32_t xv = is_u8 ? (int32_t)((const uint8_t *)x)[xi]
-                                                     : (int32_t)((const int8_t *)x)[xi];
-                            sum += ((int32_t)er[ox] - ze) * (xv - zx);
-                        }
-                    }
-                }
-                g[((size_t)i * kh + ky) * kw + kx] = sum;
-            }
-        }
-    }
-}
-
 /* The fused conv2d step; e16 == 0: int8 errors through odtc_conv2d_{s8,u8}_grad_weight (its
- * DSP path included), else int16 errors through the portable row above. */
+ * DSP path included), else int16 errors through odtc_conv2d_q8_s16_grad_weight (portable). */
 static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(
     const void *x, int32_t is_u8, const int32_t *x_zero_point, const void *e, int32_t e16,
     const int32_t *e_zero_point, const float *g_scale, const float *w_scale, const int32_t *w_zero_point, int8_t *w,
@@ -1369,7 +1315,7 @@ static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(
     for (int32_t r = 0; r < kk; ++r) {
         const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
         if (e16) {
-            fqt_conv2d_grad_weight_row_e16(x, is_u8, *x_zero_point, (const int16_t *)e, *e_zero_point, scratch, oc,
+            odtc_conv2d_q8_s16_grad_weight(x, is_u8, x_zero_point, (const int16_t *)e, e_zero_point, scratch, &oc, 1,
                                            n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top, pad_left,
                                            pad_bottom, pad_right, groups);
         } else if (is_u8) {
