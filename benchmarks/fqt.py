@@ -43,6 +43,9 @@ VARIANTS = {
     # and weights on this CNN (conv2's input gradient sums 32*9 products; qtrain-quantize checks)
     "s8": {"quantize": {"scheme": "s8-sym"}},
     "s8-e16": {"quantize": {"scheme": "s8-sym", "errors": "int16"}},
+    # per-channel weights (one scale / zero-point per output channel; --variants u8-pc,s8-pc)
+    "u8-pc": {"quantize": {"scheme": "u8-asym", "weights": "per-channel"}},
+    "s8-pc": {"quantize": {"scheme": "s8-sym", "weights": "per-channel"}},
 }
 DEFAULT_VARIANTS = ("fp32", "u8", "mixed")
 

@@ -693,7 +693,8 @@ def _accuracy(infer: Callable[[np.ndarray], np.ndarray], test: list[tuple[np.nda
 def param_view(param: qtrain.ParamOp, state: dict[str, np.ndarray]) -> np.ndarray:
     """A parameter as float32, like the device API's odtc_param_read: quantized parameters
     (qtrain-quantize puts `qtrain.scale`/`qtrain.zero_point` on them) are dequantized as
-    scale * (float)(q - zero_point), one f32 multiply (runtime/reference.py rule 2)."""
+    scale * (float)(q - zero_point), one f32 multiply (runtime/reference.py rule 2), with
+    the row's scale and zero-point for per-channel weights."""
     name = param.sym_name.data
     if not isinstance(param.type.element_type, qtrain.QuantType):
         return np.asarray(state[name], dtype=np.float32).copy()
@@ -701,10 +702,13 @@ def param_view(param: qtrain.ParamOp, state: dict[str, np.ndarray]) -> np.ndarra
     z_ref = param.attributes.get("qtrain.zero_point")
     if not isinstance(s_ref, SymbolRefAttr) or not isinstance(z_ref, SymbolRefAttr):
         raise CompileError(f"quantized parameter @{name} names no qtrain.scale/qtrain.zero_point state")
-    s = np.float32(np.asarray(state[s_ref.root_reference.data]).reshape(-1)[0])
-    z = int(np.asarray(state[z_ref.root_reference.data]).reshape(-1)[0])
+    s = np.asarray(state[s_ref.root_reference.data], dtype=np.float32).reshape(-1)
+    z = np.asarray(state[z_ref.root_reference.data], dtype=np.int64).reshape(-1)
     q = np.asarray(state[name], dtype=np.int64)
-    return (s * (q - z).astype(np.float32)).astype(np.float32)
+    if s.size > 1:  # per output channel (axis 0): one scale and zero-point per row
+        shape = (-1,) + (1,) * (q.ndim - 1)
+        return (s.reshape(shape) * (q - z.reshape(shape)).astype(np.float32)).astype(np.float32)
+    return (s[0] * (q - z[0]).astype(np.float32)).astype(np.float32)
 
 
 def _backend(

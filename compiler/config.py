@@ -96,16 +96,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.mode": ("full", "bias-only", "last-k", "sparse"),
     "quantize.scheme": ("none", "u8-asym", "s8-sym"),
     "quantize.errors": ("int8", "int16", "f32"),
-    "quantize.weights": ("per-tensor",),
+    "quantize.weights": ("per-tensor", "per-channel"),
     "quantize.normalize": ("standardize", "qas", "none"),
     "quantize.rounding": ("nearest", "stochastic"),
     "quantize.update": ("auto", "fused", "requantize"),
     "build.target": ("host", "cortex-m4", "cortex-m7", "cortex-m55"),
-}
-# Values the issue names that are not built yet: an error that says so, never ignored.
-NOT_YET = {
-    "quantize.weights": "per-channel weights are not implemented for quantized training (the int8 "
-    "grad-input sums over output channels of different scales); use per-tensor",
 }
 
 
@@ -126,8 +121,6 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         kind = type(default).__name__ if not isinstance(default, tuple) else "list of strings"
         raise ConfigError(f"config key '{key}' must be a {kind}, got {value!r}")
     if key in CHOICES and value not in CHOICES[key]:
-        if key in NOT_YET and value in ("int16", "per-channel"):
-            raise ConfigError(f"config key '{key}' = {value!r}: {NOT_YET[key]}")
         raise ConfigError(f"config key '{key}' must be one of {', '.join(CHOICES[key])}, got {value!r}")
     return value
 
@@ -187,6 +180,11 @@ def _validate(cfg: Config) -> None:
                 "config key 'quantize.update': \"fused\" applies plain SGD to int8 gradients; with errors = "
                 f"{q.errors!r} and normalize = {q.normalize!r} use \"requantize\" (or \"auto\")"
             )
+        if q.weights == "per-channel" and (q.errors != "int8" or resolved_update(q) != "fused"):
+            raise ConfigError("config key 'quantize.weights': \"per-channel\" needs errors = \"int8\" and the fused "
+                              f"update (got errors = {q.errors!r}, update = {resolved_update(q)!r}): each row keeps "
+                              "its own grid through the fused update, and the input gradient rescales int8 errors "
+                              "to one int16 scale")
         if q.update == "requantize" and q.errors == "int16":
             raise ConfigError("config key 'quantize.update': \"requantize\" needs errors int8 or f32 (the int16-error "
                               "kernels are the fused update's); use \"fused\" (or \"auto\")")

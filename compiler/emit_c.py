@@ -344,8 +344,17 @@ class _Printer:
         `ckern.zero_point` (a quantized parameter's current per-tensor parameters), or 1
         and 0 for a plain integer parameter. Read: x = scale * (float)(q - zero_point)
         (odtc_dequantize); write: q = clamp(rintf(x / scale) + zero_point, storage range),
-        NaN -> zero_point (odtc_quantize)."""
+        NaN -> zero_point (odtc_quantize). Per-channel weights (a scale state with one value
+        per row) have `rows` > 0: element i uses scale[i / (numel / rows)]."""
         w = self.w
+        by_name = {g.sym_name.data: g for g in _globals(self.module)}
+
+        def rows_of(g: ckern.GlobalOp) -> int:
+            sc = g.attributes.get("ckern.scale")
+            st = by_name.get(sc.data) if isinstance(sc, StringAttr) else None
+            n = prod(int(v) for v in st.shape.get_values()) if st is not None else 1
+            return int(g.shape.get_values()[0]) if n > 1 else 0
+
         w("/* Integer parameters are viewed as float: read x = scale * (q - zero_point), write")
         w("   q = clamp(rintf(x / scale) + zero_point) (odtc_dequantize / odtc_quantize), with the")
         w("   parameter's current scale/zero-point state, or 1 and 0 for a plain integer tensor. */")
@@ -362,6 +371,7 @@ class _Printer:
         w("    int32_t storage; /* -1: float, else ODTC_S8 / ODTC_U8 / ODTC_S16 / ODTC_S32 */")
         w("    const float *scale;")
         w("    const int32_t *zero_point;")
+        w("    size_t rows; /* 0: per tensor; else one scale / zero-point per row (per-channel weights) */")
         w(f"}} odtc_params[{max(1, len(params))}] = {{")
         storage = {"float": "-1", "int8_t": "ODTC_S8", "uint8_t": "ODTC_U8", "int16_t": "ODTC_S16",
                    "int32_t": "ODTC_S32"}
@@ -372,7 +382,8 @@ class _Printer:
             zp = g.attributes.get("ckern.zero_point")
             scale = sc.data if isinstance(sc, StringAttr) else "odtc_unit_scale"
             zero = zp.data if isinstance(zp, StringAttr) else "odtc_no_zero_point"
-            w(f'    {{"{g.source_name.data}", {g.sym_name.data}, {ram}, {n}u, {storage[g.ctype.data]}, {scale}, {zero}}},')
+            w(f'    {{"{g.source_name.data}", {g.sym_name.data}, {ram}, {n}u, {storage[g.ctype.data]}, {scale}, {zero}, '
+              f'{rows_of(g)}u}},')
         w("};")
         w("")
         w(f"size_t odtc_param_count(void) {{ return {len(params)}u; }}")
@@ -392,8 +403,18 @@ class _Printer:
         w("        const void *src = (const uint8_t *)odtc_params[i].data + offset * odtc_param_element_bytes(st);")
         w("        if (st < 0) {")
         w("            memcpy(dst, src, count * sizeof(float));")
-        w("        } else {")
+        w("        } else if (odtc_params[i].rows == 0u) {")
         w("            odtc_dequantize(src, st, dst, count, 1u, 1u, odtc_params[i].scale, odtc_params[i].zero_point, 0);")
+        w("        } else { /* per row: the run of each row in [offset, offset + count) with its parameters */")
+        w("            const size_t row_len = odtc_params[i].numel / odtc_params[i].rows;")
+        w("            for (size_t done = 0; done < count;) {")
+        w("                const size_t row = (offset + done) / row_len;")
+        w("                const size_t left = row_len - (offset + done) % row_len;")
+        w("                const size_t run = left < count - done ? left : count - done;")
+        w("                odtc_dequantize((const uint8_t *)src + done * odtc_param_element_bytes(st), st, dst + done, run,")
+        w("                                1u, 1u, odtc_params[i].scale + row, odtc_params[i].zero_point + row, 0);")
+        w("                done += run;")
+        w("            }")
         w("        }")
         w("    }")
         w("}")
@@ -412,8 +433,10 @@ class _Printer:
         w("        if (st < 0) {")
         w("            memcpy(odtc_params[i].ram, src, odtc_params[i].numel * sizeof(float));")
         w("        } else {")
-        w("            odtc_quantize(src, odtc_params[i].ram, st, odtc_params[i].numel, 1u, 1u, odtc_params[i].scale,")
-        w("                          odtc_params[i].zero_point, 0);")
+        w("            const size_t rows = odtc_params[i].rows;")
+        w("            odtc_quantize(src, odtc_params[i].ram, st, 1u, rows ? rows : odtc_params[i].numel,")
+        w("                          rows ? odtc_params[i].numel / rows : 1u, odtc_params[i].scale,")
+        w("                          odtc_params[i].zero_point, rows != 0u);")
         w("        }")
         w("    }")
         w("}")

@@ -74,7 +74,8 @@ def pipeline_string(cfg: Config) -> str:
     ]
     q = cfg.quantize
     if q.scheme != "none":
-        opts = [f"scheme={q.scheme}", f"errors={q.errors}", f"normalize={q.normalize}", f"rounding={q.rounding}",
+        opts = [f"scheme={q.scheme}", f"errors={q.errors}", f"weights={q.weights}", f"normalize={q.normalize}",
+                f"rounding={q.rounding}",
                 f"seed={q.seed}", f"alpha-w={_fmt_float(q.alpha_w)}", f"alpha-a={_fmt_float(q.alpha_a)}",
                 f"alpha-e={_fmt_float(q.alpha_e)}", f"update={resolved_update(q)}"]
         if resolved_update(q) == "fused":

@@ -110,6 +110,39 @@ def _zp(op: Operation, what: str, v: SSAValue) -> None:
     _scalar(op, f"{what} zero-point", v, i32)
 
 
+def _per_channel(op: Operation, what: str, v: SSAValue, channels: int, elt: object = f32) -> None:
+    """A scale or zero-point that is one value (tensor<elt>) or one per channel (tensor<Cxelt>)."""
+    t = _require_tensor(op, what, v)
+    if t.element_type != elt or tuple(t.get_shape()) not in ((), (channels,)):
+        raise _err(op, f"{what} must be tensor<{elt}> or tensor<{channels}x{elt}> (one per channel), got {v.type}")
+
+
+def _channels(op: Operation, what: str, v: SSAValue, channels: int, elt: object = f32) -> None:
+    """One value per output channel of a per-channel weight: tensor<Cxelt>."""
+    t = _require_tensor(op, what, v)
+    if t.element_type != elt or tuple(t.get_shape()) != (channels,):
+        raise _err(op, f"{what} of per-channel weights must be tensor<{channels}x{elt}> (one per channel), got {v.type}")
+
+
+def _q8_weight(op: Operation, what: str, w: SSAValue, zw: SSAValue) -> QuantType:
+    """An 8-bit weight, per tensor or per output channel (axis 0), with a matching zero-point."""
+    q = _q8(op, what, w, per_tensor=False)
+    rows = tensor_shape(w)[0]
+    if q.per_channel_axis is None:
+        _zp(op, what, zw)
+    else:
+        if q.per_channel_axis != 0:
+            raise _err(op, f"{what} must be quantized per tensor or per output channel (axis 0), got {q}")
+        _channels(op, f"{what} zero-point", zw, rows, i32)
+    return q
+
+
+def _acc_scale(op: Operation, what: str, s: SSAValue, acc: SSAValue) -> None:
+    """An accumulator's scale: one, or one per channel (axis 1, a per-channel-weight layer's)."""
+    shape = tensor_shape(acc)
+    _per_channel(op, what, s, shape[1] if len(shape) >= 2 else 1)
+
+
 def _range(op: Operation, what: str, v: SSAValue) -> None:
     t = _require_tensor(op, what, v)
     if tuple(t.get_shape()) != (2,) or t.element_type != f32:
@@ -164,7 +197,9 @@ def _f64(v: float) -> FloatAttr:
 
 @irdl_op_definition
 class ScaleMulOp(IRDLOperation):
-    """Scale of an accumulator: f32(a · b). `%s = qtrain.scale_mul %sx, %sw : tensor<f32>`"""
+    """Scale of an accumulator: f32(a · b). `%s = qtrain.scale_mul %sx, %sw : tensor<f32>`;
+    with per-channel weight scales b : tensor<Oxf32>, the O scales of a per-channel
+    accumulator (result tensor<Oxf32>)."""
 
     name = "qtrain.scale_mul"
     lhs = operand_def(TensorType)
@@ -173,11 +208,34 @@ class ScaleMulOp(IRDLOperation):
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, a: SSAValue, b: SSAValue) -> None:
-        super().__init__(operands=[a, b], result_types=[_tensor(())])
+        super().__init__(operands=[a, b], result_types=[_tensor(tensor_shape(b))])
 
     def verify_(self) -> None:
-        for what, v in (("lhs", self.lhs), ("rhs", self.rhs), ("result", self.output)):
-            _scalar(self, what, v)
+        _scalar(self, "lhs", self.lhs)
+        t = _require_tensor(self, "rhs", self.rhs)
+        if t.element_type != f32 or len(t.get_shape()) > 1:
+            raise _err(self, f"rhs must be tensor<f32> or a per-channel tensor<Cxf32>, got {self.rhs.type}")
+        if self.output.type != self.rhs.type:
+            raise _err(self, f"result type must equal the rhs type {self.rhs.type}, got {self.output.type}")
+
+
+@irdl_op_definition
+class ScaleMaxOp(IRDLOperation):
+    """The largest of per-channel scales: `%m = qtrain.scale_max %sw : (tensor<8xf32>) -> tensor<f32>`"""
+
+    name = "qtrain.scale_max"
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, s: SSAValue) -> None:
+        super().__init__(operands=[s], result_types=[_tensor(())])
+
+    def verify_(self) -> None:
+        t = _require_tensor(self, "input", self.input)
+        if t.element_type != f32 or len(t.get_shape()) != 1:
+            raise _err(self, f"input must be per-channel scales tensor<Cxf32>, got {self.input.type}")
+        _scalar(self, "result", self.output)
 
 
 @irdl_op_definition
@@ -201,7 +259,7 @@ class MinMaxOp(IRDLOperation):
             _require_f32(self, "input", self.input)
         else:
             _require_acc(self, "input", self.input)
-            _scalar(self, "scale", self.scale)
+            _acc_scale(self, "scale", self.scale, self.input)
         _range(self, "result", self.output)
 
 
@@ -299,17 +357,21 @@ class RangeZeroPointOp(_RangeParam):
 
 
 def _verify_acc_layer(op: Operation, x: SSAValue, zx: SSAValue, w: SSAValue, zw: SSAValue,
-                      b: SSAValue | None, s: SSAValue | None, y: SSAValue) -> None:
+                      b: SSAValue | None, s: SSAValue | None, y: SSAValue, per_channel_ok: bool = True) -> None:
     _q8(op, "input", x)
-    _q8(op, "weight", w)
+    if not per_channel_ok:
+        _q8(op, "weight", w)  # per tensor
+    q = _q8_weight(op, "weight", w, zw)
     _zp(op, "input", zx)
-    _zp(op, "weight", zw)
     _require_acc(op, "result", y)
     if (b is None) != (s is None):
         raise _err(op, "a bias needs the accumulator scale")
     if b is not None and s is not None:
         _require_f32(op, "bias", b)
-        _scalar(op, "accumulator scale", s)
+        if q.per_channel_axis is None:
+            _scalar(op, "accumulator scale", s)
+        else:
+            _channels(op, "accumulator scale", s, tensor_shape(w)[0])
         _require_shape(op, "bias", b, (tensor_shape(w)[0],))
 
 
@@ -454,7 +516,7 @@ class AccRelu6Op(IRDLOperation):
 
     def verify_(self) -> None:
         _require_acc(self, "input", self.input)
-        _scalar(self, "scale", self.scale)
+        _acc_scale(self, "scale", self.scale, self.input)
         if self.input.type != self.output.type:
             raise _err(self, "result type must equal the input type")
 
@@ -616,7 +678,7 @@ class RequantizeAccOp(IRDLOperation):
 
     def verify_(self) -> None:
         _require_acc(self, "input", self.input)
-        _scalar(self, "input scale", self.input_scale)
+        _acc_scale(self, "input scale", self.input_scale, self.input)
         _scalar(self, "result scale", self.output_scale)
         _zp(self, "result", self.output_zero_point)
         _qe(self, "result", self.output)
@@ -715,9 +777,8 @@ class QDenseGradInputOp(IRDLOperation):
 
     def verify_(self) -> None:
         _qe(self, "output error", self.output_grad)
-        _q8(self, "weight", self.weight)
+        _q8_weight(self, "weight", self.weight, self.weight_zero_point)
         _zp(self, "output error", self.output_grad_zero_point)
-        _zp(self, "weight", self.weight_zero_point)
         _require_acc(self, "result", self.input_grad)
         _require_rank(self, "output error", self.output_grad, (2,))
         _require_rank(self, "weight", self.weight, (2,))
@@ -726,6 +787,49 @@ class QDenseGradInputOp(IRDLOperation):
         if o != o2:
             raise _err(self, f"output error has {o} features but weight has {o2} rows")
         _require_shape(self, "result", self.input_grad, (n, k))
+
+
+@irdl_op_definition
+class QRescaleChannelsOp(IRDLOperation):
+    """The output error of a per-channel-weight layer on one scale, for its input gradient
+    (fqt.qrescale_channels): y = clamp(rintf(f32(e − ze) · f[o]), int16), f[o] =
+    f32(sw[o] / max(sw)) · 2^shift, o on axis 1. y has one scale, scale_div(scale_mul(se,
+    scale_max(sw)), 2^shift), so Σ_o y·(w − zw[o]) is the input gradient at that scale.
+
+    `%y = qtrain.qrescale_channels %e[%ze], %sw shift 6 : (...) -> tensor<1x16x14x14x!qtrain.q<si16, sym>>`
+    """
+
+    name = "qtrain.qrescale_channels"
+    input = operand_def(TensorType)
+    input_zero_point = operand_def(TensorType)
+    weight_scale = operand_def(TensorType)
+    output = result_def(TensorType)
+    shift = prop_def(IntegerAttr[I64])
+    assembly_format = (
+        "$input `[` $input_zero_point `]` `,` $weight_scale `shift` $shift attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(self, e: SSAValue, ze: SSAValue, sw: SSAValue, shift: int) -> None:
+        super().__init__(operands=[e, ze, sw],
+                         result_types=[_tensor(tensor_shape(e), QuantType(IntegerType(16, Signedness.SIGNED), True))],
+                         properties={"shift": IntegerAttr(shift, i64)})
+
+    def verify_(self) -> None:
+        _qe(self, "input", self.input)
+        _zp(self, "input", self.input_zero_point)
+        shape = tensor_shape(self.input)
+        if len(shape) < 2:
+            raise _err(self, f"input must have channels on axis 1, got shape {_fmt(shape)}")
+        t = _require_tensor(self, "weight scale", self.weight_scale)
+        if t.element_type != f32 or tuple(t.get_shape()) != (shape[1],):
+            raise _err(self, f"weight scale must be the {shape[1]} per-channel scales tensor<{shape[1]}xf32>, "
+                             f"got {self.weight_scale.type}")
+        q = _require_quant(self, "result", self.output)
+        if (q.storage.width.data, q.is_signed, q.is_symmetric, q.per_channel_axis) != (16, True, True, None):
+            raise _err(self, f"result must be !qtrain.q<si16, sym> per tensor, got {q}")
+        _require_shape(self, "result", self.output, shape)
+        if not 0 <= self.shift.value.data <= 15:
+            raise _err(self, f"shift must be in [0, 15], got {self.shift.value.data}")
 
 
 @irdl_op_definition
@@ -759,9 +863,8 @@ class QConv2dGradInputOp(IRDLOperation):
 
     def verify_(self) -> None:
         _qe(self, "output error", self.output_grad)
-        _q8(self, "weight", self.weight)
+        _q8_weight(self, "weight", self.weight, self.weight_zero_point)
         _zp(self, "output error", self.output_grad_zero_point)
-        _zp(self, "weight", self.weight_zero_point)
         _require_acc(self, "result", self.input_grad)
         for what, v in (("output error", self.output_grad), ("weight", self.weight), ("result", self.input_grad)):
             _require_rank(self, what, v, (4,))
@@ -1035,8 +1138,10 @@ class QSgdUpdateOp(IRDLOperation):
 # ---------------------------------------------------------------------------------------
 
 
-def _fused_q_param(op: Operation, param: SymbolRefAttr, row_range: SymbolRefAttr) -> tuple[int, ...] | None:
-    """Shape of the updated 8-bit parameter (None outside a module); checks the row-range state."""
+def _fused_q_param(op: Operation, param: SymbolRefAttr, row_range: SymbolRefAttr,
+                   per_channel_ok: bool = True) -> tuple[int, ...] | None:
+    """Shape of the updated 8-bit parameter (None outside a module); checks the row-range state.
+    The parameter is quantized per tensor or (`per_channel_ok`) per row (axis 0)."""
     target = _lookup(op, param)
     if target is None:
         if _module_of(op) is not None:
@@ -1045,8 +1150,10 @@ def _fused_q_param(op: Operation, param: SymbolRefAttr, row_range: SymbolRefAttr
     if not isinstance(target, ParamOp) or not target.is_trainable:
         raise _err(op, f"{param} is not a trainable qtrain.param")
     q = target.type.element_type
-    if not isinstance(q, QuantType) or q.storage.width.data != 8 or q.per_channel_axis is not None:
-        raise _err(op, f"{param} must be an 8-bit per-tensor quantized parameter, got {target.type}")
+    if not isinstance(q, QuantType) or q.storage.width.data != 8 or q.per_channel_axis not in (
+            (None, 0) if per_channel_ok else (None,)):
+        rows = "per-tensor or per-row (axis 0)" if per_channel_ok else "per-tensor"
+        raise _err(op, f"{param} must be an 8-bit {rows} quantized parameter, got {target.type}")
     shape = tuple(target.type.get_shape())
     want = TensorType(i32, [shape[0], 2])
     rr = _lookup(op, row_range)
@@ -1085,14 +1192,21 @@ class _QGradWeightSgd(IRDLOperation):
         target = _lookup(self, self.param)
         return target.type if isinstance(target, ParamOp) else None
 
-    def _verify_common(self, rows: int) -> tuple[int, ...] | None:
+    def _verify_common(self, rows: int, per_channel_ok: bool = True) -> tuple[int, ...] | None:
         _q8(self, "input", self.input)
         _qe(self, "output error", self.output_grad)
         _zp(self, "input", self.input_zero_point)
         _zp(self, "output error", self.output_grad_zero_point)
         _scalar(self, "gradient scale", self.grad_scale)
-        _scalar(self, "weight scale", self.weight_scale)
-        _zp(self, "weight", self.weight_zero_point)
+        target = _lookup(self, self.param)
+        q = target.type.element_type if isinstance(target, ParamOp) else None
+        if per_channel_ok and isinstance(q, QuantType) and q.per_channel_axis == 0:
+            n = target.type.get_shape()[0]  # type: ignore[union-attr]
+            _channels(self, "weight scale", self.weight_scale, n)
+            _channels(self, "weight zero-point", self.weight_zero_point, n, i32)
+        else:
+            _scalar(self, "weight scale", self.weight_scale)
+            _zp(self, "weight", self.weight_zero_point)
         _verify_select(self, self.select, self.select_count, rows)
         if not self.lr.value.data > 0:
             raise _err(self, f"lr must be positive, got {self.lr.value.data}")
@@ -1102,7 +1216,7 @@ class _QGradWeightSgd(IRDLOperation):
             raise _err(self, "stochastic rounding needs the step operand (the random stream position)")
         if self.step is not None:
             _scalar(self, "step", self.step, i32)
-        return _fused_q_param(self, self.param, self.row_range)
+        return _fused_q_param(self, self.param, self.row_range, per_channel_ok)
 
 
 @irdl_op_definition
@@ -1224,12 +1338,19 @@ class QWeightRegridOp(IRDLOperation):
             raise _err(self, "stochastic rounding needs the step operand (the random stream position)")
         if self.step is not None:
             _scalar(self, "step", self.step, i32)
-        if _fused_q_param(self, self.param, self.row_range) is None:
+        shape = _fused_q_param(self, self.param, self.row_range)
+        if shape is None:
             return
+        target = _lookup(self, self.param)
+        assert isinstance(target, ParamOp)
+        q = target.type.element_type
+        per_row = isinstance(q, QuantType) and q.per_channel_axis == 0
         for what, sym, elt in (("scale", self.scale, f32), ("zero_point", self.zero_point, i32)):
             st = _lookup(self, sym)
-            if not isinstance(st, StateOp) or st.type != TensorType(elt, []):
-                raise _err(self, f"{what} {sym} must be a qtrain.state of type tensor<{elt}>")
+            want = TensorType(elt, [shape[0]] if per_row else [])
+            if not isinstance(st, StateOp) or st.type != want:
+                raise _err(self, f"{what} {sym} must be a qtrain.state of type {want}"
+                                 f"{' (one per row of the per-channel ' + str(self.param) + ')' if per_row else ''}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1749,6 +1870,8 @@ FQT_OPS: tuple[type[IRDLOperation], ...] = (
     QReluMaskOp,
     QMaskGradOp,
     QConv2dPwDwStreamOp,
+    ScaleMaxOp,
+    QRescaleChannelsOp,
 )
 
 __all__ = ["FQT_OPS", "acc_type", "is_acc"] + [c.__name__ for c in FQT_OPS]

@@ -508,7 +508,7 @@ class QConvTranspose2dAccOp(IRDLOperation):
 
     def verify_(self) -> None:
         _verify_acc_layer(self, self.input, self.input_zero_point, self.weight, self.weight_zero_point,
-                          None, None, self.output)
+                          None, None, self.output, per_channel_ok=False)  # the kernel is per-tensor
         if (self.bias is None) != (self.acc_scale is None):
             raise _err(self, "a bias needs the accumulator scale")
         if self.acc_scale is not None:
@@ -616,7 +616,7 @@ class QConvTranspose2dGradWeightSgdOp(_QGradWeightSgd):
         if self.select is not None or self.select_count is not None:
             raise _err(self, "takes no select list: its rows are input channels, every row is updated")
         n, c, h, wd = tensor_shape(self.input)
-        shape = self._verify_common(c)
+        shape = self._verify_common(c, per_channel_ok=False)  # the kernel is per-tensor
         if shape is None:
             return
         en, eo, eh, ew = tensor_shape(self.output_grad)

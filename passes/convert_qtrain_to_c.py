@@ -532,6 +532,18 @@ def _grad_type(op: Operation, v: SSAValue) -> int:
     raise _fail(f"{op.name}: gradient must be f32 or an int32 accumulator, got {t.element_type}")
 
 
+def _per_channel(w: SSAValue) -> IntegerAttr:
+    """The kernels' w_per_channel flag: 1 for weights quantized per output channel."""
+    q = _qtype(w)
+    return _i(int(q.per_channel_axis is not None))
+
+
+def _nc_spatial(v: SSAValue) -> tuple[IntegerAttr, IntegerAttr, IntegerAttr]:
+    """(N, C, H·W) of an [N, C] or [N, C, H, W] tensor: the per-channel kernels' geometry."""
+    shape = _shape(v)
+    return _i(shape[0]), _i(shape[1]), _i(prod(shape[2:]))
+
+
 def _rows(v: SSAValue) -> tuple[int, int]:
     """(rows, row_len) of a weight-shaped tensor: dimension 0 and the rest."""
     shape = _shape(v)
@@ -542,11 +554,22 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
     r = L.ref
     match op:
         case qtrain.ScaleMulOp():
-            L.call("odtc_scale_mul", r(op.lhs), r(op.rhs), result=r(op.output))
+            if _shape(op.output):  # per-channel weight scales: one accumulator scale per channel
+                L.call("odtc_scale_mul_channels", r(op.lhs), r(op.rhs), r(op.output), _i(_shape(op.output)[0]))
+            else:
+                L.call("odtc_scale_mul", r(op.lhs), r(op.rhs), result=r(op.output))
+        case qtrain.ScaleMaxOp():
+            L.call("odtc_scale_max", r(op.input), _i(_shape(op.input)[0]), result=r(op.output))
+        case qtrain.QRescaleChannelsOp():
+            L.call("odtc_qrescale_channels", r(op.input), _i(_qe_storage(op, "input", op.input)),
+                   r(op.input_zero_point), r(op.weight_scale), r(op.output), *_nc_spatial(op.input),
+                   _i(op.shift.value.data))
         case qtrain.MinMaxOp():
             n = _i(prod(_shape(op.input)))
             if op.scale is None:
                 L.call("odtc_minmax_f32", r(op.input), r(op.output), n)
+            elif _shape(op.scale):
+                L.call("odtc_minmax_acc_channels", r(op.input), r(op.scale), r(op.output), *_nc_spatial(op.input))
             else:
                 L.call("odtc_minmax_acc", r(op.input), r(op.scale), r(op.output), n)
         case qtrain.EmaOp():
@@ -561,7 +584,8 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
             _require_s8(op, "weights", op.weight)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
             args = [r(op.input), r(op.input_zero_point), r(op.weight), r(op.weight_zero_point),
-                    _opt_ref(L, op.bias, "float"), _opt_ref(L, op.acc_scale, "float"), r(op.output), _scratch(op)]
+                    _per_channel(op.weight), _opt_ref(L, op.bias, "float"), _opt_ref(L, op.acc_scale, "float"),
+                    r(op.output), _scratch(op)]
             if isinstance(op, qtrain.QConv2dAccOp):
                 o = _shape(op.weight)[0]
                 L.call(f"odtc_qconv2d_acc_{suffix}", *args,
@@ -592,7 +616,10 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
         case qtrain.AccReluOp():
             L.call("odtc_acc_relu", r(op.input), r(op.output), _i(prod(_shape(op.input))))
         case qtrain.AccRelu6Op():
-            L.call("odtc_acc_relu6", r(op.input), r(op.scale), r(op.output), _i(prod(_shape(op.input))))
+            if _shape(op.scale):
+                L.call("odtc_acc_relu6_channels", r(op.input), r(op.scale), r(op.output), *_nc_spatial(op.input))
+            else:
+                L.call("odtc_acc_relu6", r(op.input), r(op.scale), r(op.output), _i(prod(_shape(op.input))))
         case qtrain.ScaleDivOp():
             L.call("odtc_scale_div", r(op.input), _i(op.divisor.value.data), result=r(op.output))
         case qtrain.QAddRangeOp() | qtrain.QAddOp():
@@ -645,8 +672,13 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                    r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
                    r(op.output_zero_point), r(op.output_scale), r(op.input_grad), _i(prod(_shape(op.output_grad))))
         case qtrain.RequantizeAccOp():
-            L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_qe_storage(op, "result", op.output)),
-                   _i(prod(_shape(op.input))), r(op.input_scale), r(op.output_scale), r(op.output_zero_point))
+            if _shape(op.input_scale):
+                L.call("odtc_requantize_acc_channels", r(op.input), r(op.output),
+                       _i(_qe_storage(op, "result", op.output)), *_nc_spatial(op.input), r(op.input_scale),
+                       r(op.output_scale), r(op.output_zero_point))
+            else:
+                L.call("odtc_requantize_acc", r(op.input), r(op.output), _i(_qe_storage(op, "result", op.output)),
+                       _i(prod(_shape(op.input))), r(op.input_scale), r(op.output_scale), r(op.output_zero_point))
         case qtrain.QReluGradOp():
             L.call("odtc_qrelu_grad", r(op.output_grad), _i(_qe_storage(op, "output error", op.output_grad)),
                    r(op.output_grad_zero_point), r(op.output), _i(_q8_storage(op, "saved output", op.output)),
@@ -654,21 +686,19 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
         case qtrain.QDenseGradInputOp():
             _require_s8(op, "weights", op.weight)
             n, k = _shape(op.input_grad)
-            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point)]
-            if _e16(op, op.output_grad):  # int16 errors: portable kernel, per-tensor weights
-                L.call("odtc_dense_s16_grad_input", *head, r(op.input_grad), _i(n), _i(k), _i(_shape(op.weight)[0]))
-            else:
-                L.call("odtc_dense_s8_grad_input", *head, _i(0), r(op.input_grad), _i(n), _i(k),
-                       _i(_shape(op.weight)[0]))
+            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point),
+                    _per_channel(op.weight)]
+            # int16 errors (errors=int16, or rescaled for per-channel weights): portable kernel
+            callee = "odtc_dense_s16_grad_input" if _e16(op, op.output_grad) else "odtc_dense_s8_grad_input"
+            L.call(callee, *head, r(op.input_grad), _i(n), _i(k), _i(_shape(op.weight)[0]))
         case qtrain.QConv2dGradInputOp():
             _require_s8(op, "weights", op.weight)
             o = _shape(op.weight)[0]
-            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point)]
+            head = [r(op.output_grad), r(op.output_grad_zero_point), r(op.weight), r(op.weight_zero_point),
+                    _per_channel(op.weight)]
             geometry = _conv_geometry(_shape(op.input_grad), _shape(op.weight), o, op)
-            if _e16(op, op.output_grad):
-                L.call("odtc_conv2d_s16_grad_input", *head, r(op.input_grad), *geometry)
-            else:
-                L.call("odtc_conv2d_s8_grad_input", *head, _i(0), r(op.input_grad), *geometry)
+            callee = "odtc_conv2d_s16_grad_input" if _e16(op, op.output_grad) else "odtc_conv2d_s8_grad_input"
+            L.call(callee, *head, r(op.input_grad), *geometry)
         case qtrain.QDenseGradWeightOp() | qtrain.QConv2dGradWeightOp():
             _require_s8(op, "the output error", op.output_grad)
             suffix = "s8" if _q8_storage(op, "input", op.input) == 0 else "u8"
@@ -715,7 +745,8 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
                 suffix += "_e16"  # int16 errors
             seed = op.seed.value.data & 0xFFFFFFFF  # the kernel hashes seed mod 2^32
             args = [r(op.input), r(op.input_zero_point), r(op.output_grad), r(op.output_grad_zero_point),
-                    r(op.grad_scale), r(op.weight_scale), r(op.weight_zero_point), L.sym(op.param, "int8_t"),
+                    r(op.grad_scale), r(op.weight_scale), r(op.weight_zero_point),
+                    _i(int(_shape(op.weight_scale) != ())), L.sym(op.param, "int8_t"),
                     L.sym(op.row_range, "int32_t"), _opt_ref(L, op.select, "int32_t"),
                     _opt_ref(L, op.select_count, "int32_t"), _opt_ref(L, op.step, "int32_t"), _scratch(op)]
             tail = [_f32(op.lr.value.data), _i(_ROUNDING[op.rounding.data]),
@@ -735,7 +766,8 @@ def _lower_fqt(L: _Lowerer, op: Operation) -> None:  # noqa: C901 - one dispatch
             rseed = op.seed.value.data & 0xFFFFFFFF
             L.call("odtc_qweight_regrid", L.sym(op.param, "int8_t"), L.sym(op.row_range, "int32_t"),
                    L.sym(op.scale, "float"), L.sym(op.zero_point, "int32_t"), L.sym(op.scale, "float"),
-                   L.sym(op.zero_point, "int32_t"), _i(shape[0]), _i(prod(shape[1:])), _i(q.qmin), _i(q.qmax),
+                   L.sym(op.zero_point, "int32_t"), _i(int(q.per_channel_axis is not None)), _i(shape[0]),
+                   _i(prod(shape[1:])), _i(q.qmin), _i(q.qmax),
                    _i(int(q.is_symmetric)), _f32(op.headroom.value.data), _opt_ref(L, op.step, "int32_t"),
                    _i(_ROUNDING[op.rounding.data]), _i(rseed - (1 << 32) if rseed >= 1 << 31 else rseed))
         case qtrain.TopkCountOp():
@@ -847,8 +879,8 @@ def _globals(module: ModuleOp) -> tuple[list[ckern.GlobalOp], dict[str, str]]:
 
 
 # A quantized parameter's `qtrain.scale` / `qtrain.zero_point` (qtrain-quantize) name the
-# state symbols holding its current per-tensor scale (tensor<f32>) and zero-point
-# (tensor<i32>); its ckern.global gets `ckern.scale` / `ckern.zero_point` = their C names,
+# state symbols holding its current scale (tensor<f32>) and zero-point (tensor<i32>), or one
+# per row for per-channel weights ([O]); its ckern.global gets `ckern.scale` / `ckern.zero_point` = their C names,
 # from which the c target prints odtc_param_read/write as a dequantized float view.
 _DEQUANT_ATTRS = (("qtrain.scale", "ckern.scale", "f32"), ("qtrain.zero_point", "ckern.zero_point", "i32"))
 
@@ -866,8 +898,11 @@ def _dequant_views(module: ModuleOp, globals_: list[ckern.GlobalOp], names: dict
             target = ref.root_reference.data if isinstance(ref, SymbolRefAttr) else None
             st = symbols.get(target) if target is not None else None
             want = f32 if elt == "f32" else i32
-            if not isinstance(st, qtrain.StateOp) or st.type.get_shape() or st.type.element_type != want:
-                raise _fail(f"@{name}: {attr} must name a qtrain.state of type tensor<{elt}>, got {ref}")
+            rows = o.type.get_shape()[0] if o.type.get_shape() else 1
+            if (not isinstance(st, qtrain.StateOp) or tuple(st.type.get_shape()) not in ((), (rows,))
+                    or st.type.element_type != want):
+                raise _fail(f"@{name}: {attr} must name a qtrain.state of type tensor<{elt}> (or tensor<{rows}x{elt}>, "
+                            f"one per row), got {ref}")
             by_c_name[names[name]].attributes[key] = StringAttr(names[st.sym_name.data])
 
 

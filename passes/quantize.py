@@ -96,7 +96,26 @@ the number of products) could overflow is refused with the numbers; on the bench
 only s8-sym fits (conv2's input gradient sums 32·3·3 products). Not with conv-transposes or
 a global average pool yet (clear errors).
 
-Not supported (clear errors): per-channel weights, optimizers other than SGD,
+`weights=per-channel` (with errors=int8 and the fused update): every conv/dense weight has
+one scale and zero-point per output channel (row), initialised from the row's range, so a
+row of small weights is not quantized on the grid of the largest row. The forward
+accumulator has one scale per channel (`qtrain.scale_mul` of the input scale and the [O]
+weight scales; `minmax`, `acc_relu6` and `requantize_acc` take it). The fused update steps
+each row on its own grid and `qtrain.qweight_regrid` re-grids each row on its own (per-row
+scale states), so a partial update's unselected rows still cost nothing. The input gradient
+sums over output channels o of se·(e − ze)·sw[o]·(w − zw[o]): different scales per term, so
+the int8 error is first put on one scale, `qtrain.qrescale_channels` (e16 = rint((e − ze) ·
+sw[o]/max(sw) · 2^shift), int16, symmetric), and the int16 grad-input kernel sums
+e16·(w − zw[o]) at scale se·max(sw)/2^shift. shift is the largest (<= 15) for which the
+rescaled error fits int16 and the worst-case sum fits int32 (7 on the benchmark CNN's
+dense layers, 6 for conv2's 288 products with u8-asym); the rounding costs at most half a
+unit of that scale per term (tests/pytest/test_fqt_per_channel_reference.py). Why not
+int16 errors: their |e − ze| up to 65535 leaves no room to rescale within int16 (refused).
+Per-channel layers are not streamed (qtrain-stream-accumulators; the streamed kernels take
+one weight scale), and conv-transposes are refused.
+
+Not supported (clear errors): per-channel weights with int16/f32 errors, update=requantize or
+conv-transposes, optimizers other than SGD,
 mini-batch accumulation, and forward ops other than conv2d (any groups), dense, relu and
 relu6 (fused into the preceding layer), add, global_avgpool, flatten and reshape.
 """
@@ -138,6 +157,8 @@ ERRORS = ("int8", "f32", "int16")
 WEIGHTS = ("per-tensor", "per-channel")
 UPDATES = ("fused", "requantize")
 STEP = "qtrain.step"
+ZERO = "qtrain.zero"
+"""A constant 0 zero-point state (the rescaled errors of per-channel layers are symmetric)."""
 LOSSES = (qt.SoftmaxCrossEntropyOp, qt.MseOp, qt.SigmoidBceOp)
 """The first loss op of a step: everything before it is forward."""
 FLOAT_ISLANDS = (qt.KlDivergenceOp, qt.KlDivergenceGradMuOp, qt.KlDivergenceGradLogvarOp,
@@ -199,9 +220,10 @@ class QuantizePass(ModulePass):
             raise _fail(f"unknown errors '{self.errors}' (expected one of: int8, int16, f32)")
         if self.weights not in WEIGHTS:
             raise _fail(f"unknown weights '{self.weights}' (expected per-tensor or per-channel)")
-        if self.weights == "per-channel":
-            raise _fail("weights=per-channel is not implemented: the int8 grad-input sums over output "
-                        "channels with different scales; use per-tensor")
+        if self.weights == "per-channel" and (self.update != "fused" or self.errors != "int8"):
+            raise _fail(f"weights=per-channel needs update=fused and errors=int8 (got update={self.update}, "
+                        f"errors={self.errors}): the per-row grids are kept by the fused update, and the "
+                        "input gradient puts int8 errors on one int16 scale (qtrain.qrescale_channels)")
         if self.normalize not in fqt.NORMALIZATIONS:
             raise _fail(f"unknown normalize '{self.normalize}' (expected one of: {', '.join(fqt.NORMALIZATIONS)})")
         if self.rounding not in fqt.ROUNDINGS:
@@ -230,6 +252,10 @@ class QuantizePass(ModulePass):
     @property
     def act_type(self) -> qt.QuantType:
         return _qtype(signed=self.scheme == "s8-sym", symmetric=self.scheme == "s8-sym")
+
+    @property
+    def per_channel(self) -> bool:
+        return self.weights == "per-channel"
 
     @property
     def weight_type(self) -> qt.QuantType:
@@ -291,6 +317,9 @@ class _Rewriter:
         values = init_state(self.module)
         for o in train.body.walk():
             if isinstance(o, qt.Conv2dOp | qt.DenseOp | qt.ConvTranspose2dOp) and isinstance(o.weight.owner, qt.LoadOp):
+                if isinstance(o, qt.ConvTranspose2dOp) and self.p.per_channel:
+                    raise _fail(f"weights=per-channel: {_where(o)} is a conv_transpose2d, whose kernels take "
+                                "per-tensor weights only; use weights=per-tensor")
                 self.weights.add(o.weight.owner.symbol.root_reference.data)
         wt = self.p.weight_type
         for name in sorted(self.weights):
@@ -299,15 +328,29 @@ class _Rewriter:
             if not isinstance(param.type.element_type, Float32Type):
                 raise _fail(f"@{name} is not an f32 parameter ({param.type})")
             w = np.asarray(values[name], dtype=np.float32)
-            rng = np.array([w.min(), w.max()], dtype=np.float32)
-            s, z = fqt.qparams(rng, wt.qmin, wt.qmax, wt.is_symmetric)
-            q = np.clip(np.rint((w / s).astype(np.float32)) + int(z), wt.qmin, wt.qmax).astype(np.int64)
             shape = list(param.type.get_shape())
-            qtype = TensorType(wt, shape)
+            if self.p.per_channel:
+                # one grid per output channel (row, axis 0), from that row's range
+                rows = w.reshape(shape[0], -1)
+                pairs = [fqt.qparams(np.array([r.min(), r.max()], dtype=np.float32), wt.qmin, wt.qmax,
+                                     wt.is_symmetric) for r in rows]
+                s = np.array([float(p[0]) for p in pairs], dtype=np.float32)
+                z = np.array([int(p[1]) for p in pairs], dtype=np.int64)
+                bshape = (shape[0],) + (1,) * (len(shape) - 1)
+                q = np.clip(np.rint((w / s.reshape(bshape)).astype(np.float32)) + z.reshape(bshape),
+                            wt.qmin, wt.qmax).astype(np.int64)
+                qtype = TensorType(qt.QuantType(wt.storage, wt.is_symmetric, 0), shape)
+                sname = self._state(f"{name}.scale", TensorType(f32, [shape[0]]), [float(v) for v in s])
+                zname = self._state(f"{name}.zero_point", TensorType(i32, [shape[0]]), [int(v) for v in z])
+            else:
+                rng = np.array([w.min(), w.max()], dtype=np.float32)
+                s, z = fqt.qparams(rng, wt.qmin, wt.qmax, wt.is_symmetric)
+                q = np.clip(np.rint((w / s).astype(np.float32)) + int(z), wt.qmin, wt.qmax).astype(np.int64)
+                qtype = TensorType(wt, shape)
+                sname = self._state(f"{name}.scale", TensorType(f32, []), [float(s)])
+                zname = self._state(f"{name}.zero_point", TensorType(i32, []), [int(z)])
             init = _dense(TensorType(IntegerType(8), shape), [int(v) for v in q.ravel()])
             attrs = dict(param.attributes)
-            sname = self._state(f"{name}.scale", TensorType(f32, []), [float(s)])
-            zname = self._state(f"{name}.zero_point", TensorType(i32, []), [int(z)])
             attrs["qtrain.scale"] = SymbolRefAttr(sname)
             attrs["qtrain.zero_point"] = SymbolRefAttr(zname)
             if param.is_trainable and self.p.fused:
@@ -616,6 +659,23 @@ class _Rewriter:
                         f"overflow its int32 accumulator ({emax * vmax * k:,} > 2^31 - 1); use scheme=s8-sym "
                         "(symmetric errors and weights) or int8 errors")
 
+    def _rescale_shift(self, o: Operation, k: int, wq: qt.QuantType) -> int:
+        """weights=per-channel: the largest 2^shift (shift <= 15) at which the rescaled int8
+        error (|e - ze| up to 255 asymmetric / 128 symmetric, times 2^shift) fits int16 and
+        a sum of k products with the weights (|w - zw| up to 255 / 128) fits int32."""
+        et = self.p.error_type
+        emax = 128 if et.is_symmetric else 255
+        vmax = 128 if wq.is_symmetric else 255
+        shift = -1
+        for m in range(16):
+            if emax << m <= 32767 and (emax << m) * vmax * k <= 2**31 - 1:
+                shift = m
+        if shift < 0:
+            raise _fail(f"weights=per-channel: the input gradient of {_where(o)} sums {k} products of up to "
+                        f"{emax} x {vmax}, which can overflow its int32 accumulator even unscaled; use "
+                        "weights=per-tensor")
+        return shift
+
     def _err(self, v: SSAValue, o: Operation) -> QInfo:
         if v in self.e:
             return self.e[v]
@@ -744,12 +804,22 @@ class _Rewriter:
             wshape = qt.tensor_shape(w.value)
             k = wshape[0] if isinstance(o, qt.DenseGradInputOp) else (wshape[0] // o.groups.value.data) * wshape[2] * wshape[3]
             self._check_e16(o, k, qt.element_type(w.value), "the input gradient")  # type: ignore[arg-type]
+            ev, ez, sacc = e.value, e.zero_point, None
+            if self.p.per_channel:
+                # the sum over output channels o of se·(e − ze)·sw[o]·(w − zw[o]): the error
+                # is put on one scale first (int16, sw[o]/max(sw) folded in, 2^shift finer)
+                shift = self._rescale_shift(o, k, qt.element_type(w.value))  # type: ignore[arg-type]
+                ev = self._v(qt.QRescaleChannelsOp(e.value, e.zero_point, w.scale, shift))
+                ez = self._load_sym(self._state(ZERO, TensorType(i32, []), [0]))
+                smax = self._v(qt.ScaleMaxOp(w.scale))
+                sacc = self._v(qt.ScaleDivOp(self._v(qt.ScaleMulOp(e.scale, smax)), 2**shift))
             if isinstance(o, qt.DenseGradInputOp):
-                acc = self._v(qt.QDenseGradInputOp(e.value, e.zero_point, w.value, w.zero_point))
+                acc = self._v(qt.QDenseGradInputOp(ev, ez, w.value, w.zero_point))
             else:
-                acc = self._v(qt.QConv2dGradInputOp(e.value, e.zero_point, w.value, w.zero_point,
+                acc = self._v(qt.QConv2dGradInputOp(ev, ez, w.value, w.zero_point,
                                                     qt.tensor_shape(o.input_grad), o.stride, o.padding, o.groups))
-            sacc = self._v(qt.ScaleMulOp(e.scale, w.scale))
+            if sacc is None:
+                sacc = self._v(qt.ScaleMulOp(e.scale, w.scale))
             self._requantize_error(o.input_grad, acc, sacc, o)
         elif isinstance(o, qt.DenseGradWeightOp | qt.Conv2dGradWeightOp):
             if o.channels is not None and not self.p.fused:

@@ -27,7 +27,9 @@ output channel o reads only its group's input channels; relu or relu6 applied pe
 `qconv_transpose2d_acc` and the int32 input gradient `qconv2d_grad_input` with groups 1
 (`qconv2d_grad_input_stream`, one input-channel plane at a time); a chain whose
 accumulator has other readers, or whose minmax and requantize scales are not the layer's
-accumulator scale, is left alone.
+accumulator scale, is left alone, and so is a layer with per-channel weights
+(qtrain-quantize weights=per-channel: the streamed kernels take one weight scale; its input
+gradient, whose error is rescaled to int16, is not streamed either).
 
 A conv whose streamed 8-bit output h is read only by a streamed depthwise conv (MobileNetV2's
 expansion conv and the depthwise conv after it) is then fused with it:
@@ -122,6 +124,8 @@ def _candidates(fn: func.FuncOp, min_bytes: int) -> list[int]:
             continue  # the streamed input gradient takes int8 errors and groups 1
         if not isinstance(op, qt.QConv2dAccOp | qt.QConvTranspose2dAccOp | qt.QConv2dGradInputOp):
             continue
+        if qt.element_type(op.weight).per_channel_axis is not None:  # type: ignore[attr-defined]
+            continue  # the streamed kernels take per-tensor weights (qtrain-quantize weights=per-channel)
         size = _acc_bytes(op.results[0])
         if size >= min_bytes and _chain(op) is not None:
             out.append((-size, i))

@@ -50,6 +50,20 @@ def _i(v: ArrayLike) -> int:
     return int(np.asarray(v).reshape(-1)[0])
 
 
+def _chan(v: ArrayLike, n: int, dtype: Any = np.float32) -> NDArray[Any]:
+    """A per-tensor (one value) or per-channel ([n] values) scale or zero-point as n values."""
+    a = np.asarray(v, dtype=dtype).reshape(-1)
+    if a.size == 1:
+        return np.full(n, a[0], dtype=dtype)
+    if a.size != n:
+        raise ValueError(f"expected 1 or {n} per-channel values, got {a.size}")
+    return a
+
+
+def _is_vec(v: ArrayLike) -> bool:
+    return np.asarray(v).ndim > 0
+
+
 def _to_int32(acc: NDArray[Any], what: str) -> I32:
     if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
         raise OverflowError(f"{what}: int32 accumulator overflow")
@@ -69,16 +83,33 @@ def seq_sum_f32(v: NDArray[np.float32]) -> np.float32:
 
 
 def scale_mul(a: ArrayLike, b: ArrayLike) -> F32:
-    """f32(a * b) (rank 0): the scale of an accumulator of two quantized operands."""
+    """f32(a * b): the scale of an accumulator of two quantized operands. Rank 0, or with a
+    per-channel b (weight scales [O]) the [O] scales of a per-channel accumulator."""
+    if _is_vec(b):
+        return (_s(a) * np.asarray(b, dtype=np.float32)).astype(np.float32)
     return np.array(_s(a) * _s(b), dtype=np.float32)
 
 
+def scale_max(s: ArrayLike) -> F32:
+    """The largest of per-channel scales (rank 0)."""
+    return np.array(np.asarray(s, dtype=np.float32).max(), dtype=np.float32)
+
+
 def minmax(t: ArrayLike, scale: ArrayLike | None = None) -> F32:
-    """[min, max] of the real values: f32 tensors directly, accumulators as f32(scale * f32(acc))."""
+    """[min, max] of the real values: f32 tensors directly, accumulators as f32(scale * f32(acc)).
+    A per-channel accumulator (scale [C], channels on axis 1): the min over channels of
+    f32(s[c] * f32(min of channel c)), the max likewise (s > 0, so per element the same)."""
     a = np.asarray(t)
     if scale is None:
         f = np.asarray(a, dtype=np.float32)
         return np.array([f.min(), f.max()], dtype=np.float32)
+    if _is_vec(scale):
+        c = a.shape[1]
+        sc = _chan(scale, c)
+        per = np.moveaxis(a, 1, 0).reshape(c, -1)
+        lo_c = (sc * per.min(axis=1).astype(np.float32)).astype(np.float32)
+        hi_c = (sc * per.max(axis=1).astype(np.float32)).astype(np.float32)
+        return np.array([lo_c.min(), hi_c.max()], dtype=np.float32)
     s = _s(scale)
     lo = s * np.float32(int(a.min()))
     hi = s * np.float32(int(a.max()))
@@ -140,7 +171,8 @@ def qparams(r: ArrayLike, qmin: int, qmax: int, symmetric: bool) -> tuple[F32, I
 def quantize_bias(b: ArrayLike, acc_scale: ArrayLike) -> NDArray[np.int64]:
     """int32 bias at the accumulator scale: clamp(rintf(b / s), int32) (f32 division)."""
     ba = np.asarray(b, dtype=np.float32)
-    q = np.rint((ba / _s(acc_scale)).astype(np.float32)).astype(np.float64)
+    s = np.asarray(acc_scale, dtype=np.float32).reshape(-1)  # one scale, or one per channel
+    q = np.rint((ba / s).astype(np.float32)).astype(np.float64)
     q = np.nan_to_num(q, nan=0.0, posinf=INT32_MAX, neginf=INT32_MIN)
     return np.clip(q, INT32_MIN, INT32_MAX).astype(np.int64)
 
@@ -156,13 +188,15 @@ def qconv2d_acc(
     padding: Sequence[int] | int = (0, 0, 0, 0),
     groups: int = 1,
 ) -> I32:
-    """acc[n, o] = quantize_bias(b, s)[o] + sum (x - zx)(w - zw) (padding contributes 0)."""
+    """acc[n, o] = quantize_bias(b, s)[o] + sum (x - zx)(w - zw) (padding contributes 0).
+    Per-channel weights: zw and s hold one value per output channel o."""
     xa = np.asarray(x, dtype=np.int64)
     wa = np.asarray(w, dtype=np.int64)
     ref._check_conv(xa, wa, groups)  # pyright: ignore[reportPrivateUsage]
     o = wa.shape[0]
+    zw = _chan(w_zero_point, o, np.int64).reshape(o, 1, 1, 1)
     xp = ref._pad_nchw(xa - _i(x_zero_point), ref._pads(padding), 0)  # pyright: ignore[reportPrivateUsage]
-    acc = ref._grouped_conv_sum(xp, wa - _i(w_zero_point), ref._pair(stride, "stride"), groups)  # pyright: ignore[reportPrivateUsage]
+    acc = ref._grouped_conv_sum(xp, wa - zw, ref._pair(stride, "stride"), groups)  # pyright: ignore[reportPrivateUsage]
     acc = acc.astype(np.int64)
     if bias is not None:
         acc = acc + quantize_bias(bias, acc_scale).reshape(1, o, 1, 1)
@@ -182,7 +216,8 @@ def qdense_acc(
     wa = np.asarray(w, dtype=np.int64)
     if xa.ndim != 2 or wa.ndim != 2 or xa.shape[1] != wa.shape[1]:
         raise ValueError(f"qdense_acc expects x [N, K] and w [O, K], got {xa.shape} and {wa.shape}")
-    acc = (xa - _i(x_zero_point)) @ (wa - _i(w_zero_point)).T
+    zw = _chan(w_zero_point, wa.shape[0], np.int64).reshape(-1, 1)  # per tensor or per row
+    acc = (xa - _i(x_zero_point)) @ (wa - zw).T
     if bias is not None:
         acc = acc + quantize_bias(bias, acc_scale).reshape(1, -1)
     return _to_int32(acc, "qdense_acc")
@@ -205,8 +240,15 @@ def relu6_bound(acc_scale: ArrayLike) -> int:
 def relu6_acc(acc: ArrayLike, acc_scale: ArrayLike) -> I32:
     """clamp(acc, 0, relu6_bound(s)): relu6 of the real value s * acc on the accumulator's
     own grid (zero-point 0), so no precision is lost before the requantization; the bound
-    is 6 up to the f32 rounding of 6 / s (relative 2^-24)."""
-    return np.clip(np.asarray(acc, dtype=np.int64), 0, relu6_bound(acc_scale)).astype(np.int32)
+    is 6 up to the f32 rounding of 6 / s (relative 2^-24). A per-channel scale [C] gives
+    each channel (axis 1) its own bound."""
+    a = np.asarray(acc, dtype=np.int64)
+    if _is_vec(acc_scale):
+        c = a.shape[1]
+        hi = np.array([relu6_bound(v) for v in _chan(acc_scale, c)], dtype=np.int64)
+        hi = hi.reshape((1, c) + (1,) * (a.ndim - 2))
+        return np.clip(a, 0, hi).astype(np.int32)
+    return np.clip(a, 0, relu6_bound(acc_scale)).astype(np.int32)
 
 
 def qadd_real(a: ArrayLike, a_scale: ArrayLike, a_zero_point: ArrayLike, b: ArrayLike, b_scale: ArrayLike,
@@ -254,8 +296,39 @@ def qbroadcast_hw(e: ArrayLike, h: int, w: int) -> I32:
 
 
 def requantize_acc(acc: ArrayLike, acc_scale: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int) -> I32:
-    """clamp(z + MBQM(acc, M), qmin, qmax), M = f32(acc_scale / scale) (reference.requantize, z_in = 0)."""
+    """clamp(z + MBQM(acc, M), qmin, qmax), M = f32(acc_scale / scale) (reference.requantize, z_in = 0);
+    a per-channel acc_scale [C] gives channel c (axis 1) its own M."""
+    if _is_vec(acc_scale):
+        a = np.asarray(acc, dtype=np.int64)
+        c = a.shape[1]
+        out = np.empty(a.shape, dtype=np.int32)
+        for ch, sc in enumerate(_chan(acc_scale, c)):
+            out[:, ch] = ref.requantize(a[:, ch], sc, 0, scale, zero_point, qmin, qmax)
+        return out
     return ref.requantize(acc, acc_scale, 0, scale, zero_point, qmin, qmax)
+
+
+E16_MIN, E16_MAX = -32768, 32767
+
+
+def rescale_factors(w_scale: ArrayLike, shift: int) -> F32:
+    """f[o] = f32(f32(sw[o] / max(sw)) * 2^shift) (the 2^shift product is exact)."""
+    sw = np.asarray(w_scale, dtype=np.float32).reshape(-1)
+    return ((sw / sw.max()).astype(np.float32) * np.float32(2.0**shift)).astype(np.float32)
+
+
+def qrescale_channels(e: ArrayLike, e_zero_point: ArrayLike, w_scale: ArrayLike, shift: int) -> I32:
+    """The error of a per-channel-weight layer put on one scale, for its input gradient:
+    out[n, o] = clamp(rintf(f32(e[n, o] - ze) * f[o]), -32768, 32767), f = rescale_factors
+    (o on axis 1). The input gradient sum_o se·(e − ze)·sw[o]·(w − zw[o]) then becomes
+    sum_o out·(w − zw[o]) at the single scale f32(se · max(sw)) / 2^shift."""
+    ea = np.asarray(e, dtype=np.int64) - _i(e_zero_point)
+    c = ea.shape[1]
+    f = rescale_factors(w_scale, shift)
+    if f.size != c:
+        raise ValueError(f"qrescale_channels: {f.size} weight scales for {c} error channels")
+    d = (ea.astype(np.float32) * f.reshape((1, c) + (1,) * (ea.ndim - 2))).astype(np.float32)
+    return np.clip(np.rint(d), E16_MIN, E16_MAX).astype(np.int32)
 
 
 def acc_stream(acc: ArrayLike, relu: bool | str, acc_scale: ArrayLike, scale: ArrayLike | None = None,
@@ -344,9 +417,10 @@ def qmask_grad(e: ArrayLike, e_zero_point: ArrayLike, mask: ArrayLike) -> I32:
 
 
 def qdense_grad_input(e: ArrayLike, e_zero_point: ArrayLike, w: ArrayLike, w_zero_point: ArrayLike) -> I32:
-    """acc[n, k] = sum_o (e[n, o] - ze)(w[o, k] - zw)."""
+    """acc[n, k] = sum_o (e[n, o] - ze)(w[o, k] - zw) (zw per tensor or per row o)."""
     ea = np.asarray(e, dtype=np.int64) - _i(e_zero_point)
-    wa = np.asarray(w, dtype=np.int64) - _i(w_zero_point)
+    wa = np.asarray(w, dtype=np.int64)
+    wa = wa - _chan(w_zero_point, wa.shape[0], np.int64).reshape(-1, 1)
     return _to_int32(ea @ wa, "qdense_grad_input")
 
 
@@ -360,9 +434,11 @@ def qconv2d_grad_input(
     padding: Sequence[int] | int = (0, 0, 0, 0),
     groups: int = 1,
 ) -> I32:
-    """acc = conv2d_grad_input of (e - ze) and (w - zw), exact integers."""
+    """acc = conv2d_grad_input of (e - ze) and (w - zw), exact integers (zw per tensor or per
+    output channel)."""
     ea = (np.asarray(e, dtype=np.int64) - _i(e_zero_point)).astype(np.float64)
-    wa = (np.asarray(w, dtype=np.int64) - _i(w_zero_point)).astype(np.float64)
+    wi = np.asarray(w, dtype=np.int64)
+    wa = (wi - _chan(w_zero_point, wi.shape[0], np.int64).reshape(-1, 1, 1, 1)).astype(np.float64)
     n, c, h, wd = (int(d) for d in input_shape)
     o, i, kh, kw = wa.shape
     s = ref._pair(stride, "stride")  # pyright: ignore[reportPrivateUsage]
@@ -633,9 +709,9 @@ def _to_q16(t: NDArray[np.float32]) -> NDArray[np.int64]:
 
 
 def row_range_of(w: ArrayLike, zero_point: ArrayLike) -> I32:
-    """[min, max] of (w − z) per row (dimension 0), int32 [O, 2]."""
+    """[min, max] of (w − z) per row (dimension 0), int32 [O, 2] (z per tensor or per row)."""
     wa = np.asarray(w, dtype=np.int64)
-    flat = wa.reshape(wa.shape[0], -1) - _i(zero_point)
+    flat = wa.reshape(wa.shape[0], -1) - _chan(zero_point, wa.shape[0], np.int64).reshape(-1, 1)
     return np.stack([flat.min(axis=1), flat.max(axis=1)], axis=1).astype(np.int32)
 
 
@@ -663,20 +739,23 @@ def qgrad_weight_sgd_apply(
     clamped to ±2^30 (truncation), n = (T + u) >> 16 (arithmetic shift: floor) with
     u = hash32(base + i) >> 16 (stochastic; base as `uniform01`) or u = 32768 (nearest, ties
     up); v = (w − z) + n; row_range[row] = [min v, max v]; w = clamp(v + z, qmin, qmax).
-    Unselected rows and their row_range entries are unchanged. Returns (w, row_range)."""
+    Unselected rows and their row_range entries are unchanged. Per-channel weights: c16
+    and z of row `row` from w_scale[row] and w_zero_point[row]. Returns (w, row_range)."""
     wa = np.asarray(w, dtype=np.int64).copy()
     o = wa.shape[0]
     flat = wa.reshape(o, -1)
     n_len = flat.shape[1]
     rr = np.asarray(row_range, dtype=np.int64).reshape(o, 2).copy()
     ga = np.asarray(g, dtype=np.int64).reshape(o, -1)
-    c16 = update_q16_factor(lr, g_scale, w_scale)
-    zw = _i(w_zero_point)
+    sw = _chan(w_scale, o)
+    zws = _chan(w_zero_point, o, np.int64)
     if rounding not in ROUNDINGS:
         raise ValueError(f"qgrad_weight_sgd: unknown rounding {rounding!r}")
     with np.errstate(over="ignore"):
         base = int(hash32(np.array([(seed * 0x9E3779B9 + _i(step)) & 0xFFFFFFFF], dtype=np.uint32))[0])
     for r, row in enumerate(_selected_rows(o, idx, k)):
+        c16 = update_q16_factor(lr, g_scale, sw[row])
+        zw = int(zws[row])
         with np.errstate(over="ignore", invalid="ignore"):
             t = (ga[r].astype(np.float32) * c16).astype(np.float32)
         big_t = _to_q16(t)
@@ -738,31 +817,57 @@ def qweight_regrid(
     (base as `uniform01`, i the row-major index); q = clamp(r + z', qmin, qmax), and row_range
     becomes the rows' [min, max] of (q − z'). Returns (w, row_range, s', z').
 
+    Per-channel weights (scale, zero_point [O]): the same decision and re-expression for
+    each row on its own (regrid_target of that row's scale, zero-point and row_range); rows
+    whose grid fits are untouched, so a partial update's unselected rows cost nothing.
+
     Why stochastic: re-expressing on a slightly larger grid with round-to-nearest keeps every
     small integer (q·s/s' rounds back to q), so each expansion inflates the real value of
     those weights by s'/s — a systematic growth that feeds the next expansion."""
-    regrid, st, zt = regrid_target(scale, zero_point, row_range, qmin, qmax, symmetric, headroom)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"qweight_regrid: unknown rounding {rounding!r}")
+    with np.errstate(over="ignore"):
+        base = int(hash32(np.array([(seed * 0x9E3779B9 + _i(step)) & 0xFFFFFFFF], dtype=np.uint32))[0])
+        base = int(hash32(np.array([base ^ REGRID_STREAM], dtype=np.uint32))[0])
     wa = np.asarray(w, dtype=np.int64)
+    if _is_vec(scale):
+        # per-channel weights: each row keeps or replaces its own grid (row r's elements keep
+        # their row-major indices i in the random stream)
+        o = wa.shape[0]
+        flat = wa.reshape(o, -1).copy()
+        rr = np.asarray(row_range, dtype=np.int64).reshape(o, 2).copy()
+        ss, zs = _chan(scale, o).copy(), _chan(zero_point, o, np.int64).copy()
+        for r in range(o):
+            regrid, st, zt = regrid_target(ss[r], zs[r], rr[r], qmin, qmax, symmetric, headroom)
+            if regrid:
+                flat[r] = _reexpress(flat[r], ss[r], zs[r], st, zt, qmin, qmax, rounding, base, r * flat.shape[1])
+                rr[r] = (int(flat[r].min()) - int(zt), int(flat[r].max()) - int(zt))
+                ss[r], zs[r] = st, zt
+        return flat.reshape(wa.shape).astype(np.int32), rr.astype(np.int32), ss, zs.astype(np.int32)
+    regrid, st, zt = regrid_target(scale, zero_point, row_range, qmin, qmax, symmetric, headroom)
     if not regrid:
         return (wa.astype(np.int32), np.asarray(row_range, dtype=np.int32).copy(),
                 np.array(_s(scale), dtype=np.float32), np.array(_i(zero_point), dtype=np.int32))
+    q = _reexpress(wa, scale, zero_point, st, zt, qmin, qmax, rounding, base, 0)
+    return q.astype(np.int32), row_range_of(q, zt), np.asarray(st, dtype=np.float32), np.asarray(zt, dtype=np.int32)
+
+
+def _reexpress(wa: NDArray[np.int64], scale: ArrayLike, zero_point: ArrayLike, st: ArrayLike, zt: ArrayLike,
+               qmin: int, qmax: int, rounding: str, base: int, first: int) -> NDArray[np.int64]:
+    """The weights wa (grid scale, zero_point) on the grid (st, zt); element j of wa has
+    index first + j in the regrid's random stream."""
     real = (_s(scale) * (wa - _i(zero_point)).astype(np.float32)).astype(np.float32)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        d = (real / np.float32(st)).astype(np.float32)
+        d = (real / _s(st)).astype(np.float32)
     if rounding == "stochastic":
         with np.errstate(over="ignore"):
-            base = int(hash32(np.array([(seed * 0x9E3779B9 + _i(step)) & 0xFFFFFFFF], dtype=np.uint32))[0])
-            base = int(hash32(np.array([base ^ REGRID_STREAM], dtype=np.uint32))[0])
-            keys = ((base + np.arange(d.size, dtype=np.int64)) & 0xFFFFFFFF).astype(np.uint32)
+            keys = ((base + first + np.arange(d.size, dtype=np.int64)) & 0xFFFFFFFF).astype(np.uint32)
             big = _to_q16((d * np.float32(65536.0)).astype(np.float32)).reshape(-1)
         u = (hash32(keys) >> np.uint32(16)).astype(np.int64)
         r = ((big + u) >> 16).reshape(d.shape)
-    elif rounding == "nearest":
-        r = round_nearest(d)
     else:
-        raise ValueError(f"qweight_regrid: unknown rounding {rounding!r}")
-    q = np.clip(r + int(zt), qmin, qmax)
-    return q.astype(np.int32), row_range_of(q, zt), np.asarray(st, dtype=np.float32), np.asarray(zt, dtype=np.int32)
+        r = round_nearest(d)
+    return np.clip(r + _i(zt), qmin, qmax)
 
 
 # ---------------------------------------------------------------------------------------

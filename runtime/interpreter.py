@@ -773,6 +773,16 @@ class FqtFunctions(InterpreterFunctions):
     def run_scale_mul(self, interpreter: Interpreter, op: qt.ScaleMulOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return _result(op, fqt.scale_mul(args[0], args[1]))
 
+    @impl(qt.ScaleMaxOp)
+    def run_scale_max(self, interpreter: Interpreter, op: qt.ScaleMaxOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _result(op, fqt.scale_max(args[0]))
+
+    @impl(qt.QRescaleChannelsOp)
+    def run_qrescale_channels(
+        self, interpreter: Interpreter, op: qt.QRescaleChannelsOp, args: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return _result(op, fqt.qrescale_channels(args[0], args[1], args[2], op.shift.value.data))
+
     @impl(qt.MinMaxOp)
     def run_minmax(self, interpreter: Interpreter, op: qt.MinMaxOp, args: tuple[Any, ...]) -> tuple[Any, ...]:
         a = _Args(op, args)

@@ -4,11 +4,17 @@ the standalone C drivers (host, sanitizers, Cortex-M under QEMU)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from odtc.runtime import emulator
+from odtc.runtime import kernels as K
 
 S8, U8 = 0, 1  # runtime/c storage codes (ODTC_S8, ODTC_U8)
 GUARD = 16  # sentinel elements after every output buffer
@@ -77,7 +83,8 @@ def name(dtype: Any) -> str:
 
 
 def c_array(cname: str, a: NDArray[Any]) -> str:
-    ctype = {"int8": "int8_t", "uint8": "uint8_t", "int32": "int32_t", "float32": "uint32_t"}[a.dtype.name]
+    ctype = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
+             "float32": "uint32_t"}[a.dtype.name]
     flat = a.reshape(-1).view(np.uint32) if a.dtype == np.float32 else a.reshape(-1)
     vals = ", ".join(f"{int(v)}u" if ctype == "uint32_t" else str(int(v)) for v in flat)
     return f"static const {ctype} {cname}[{max(1, flat.size)}] = {{{vals}}};"
@@ -85,3 +92,97 @@ def c_array(cname: str, a: NDArray[Any]) -> str:
 def cf(v: float) -> str:
     """The f32 value of v as an exact C literal (finite values only)."""
     return float(np.float32(v)).hex() + "f"
+
+
+def selection(rng: np.random.Generator, o: int, k: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """A partial-update selection: k increasing row indices of o, then -1 (and k as int32[1])."""
+    idx = np.full(o, -1, dtype=np.int32)
+    idx[:k] = np.sort(rng.choice(o, size=k, replace=False))
+    return idx, i32(k)
+
+
+# ---------------------------------------------------------------------------------------
+# Standalone C drivers: embedded inputs, kernel calls, each output printed as `name hex`
+# ---------------------------------------------------------------------------------------
+
+
+class CDriver:
+    """Collects a C driver's embedded arrays (add), its calls and the outputs fqt.py expects
+    for them (report); source() gives the program, check() compares what it printed."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, NDArray[Any]] = {}
+        self.expected: dict[str, NDArray[Any]] = {}
+        self.calls: list[str] = []
+
+    def add(self, cname: str, a: Any) -> str:
+        assert cname not in self.arrays, cname
+        self.arrays[cname] = np.ascontiguousarray(a)
+        return cname
+
+    def report(self, oname: str, buf: str, value: Any, dtype: Any) -> str:
+        """The C statement printing the bytes of buf, which must hold `value` as `dtype`."""
+        assert oname not in self.expected, oname
+        v = np.asarray(value).astype(dtype)
+        self.expected[oname] = v
+        return f'report("{oname}", {buf}, {v.size * v.itemsize}u);'
+
+    def source(self, title: str, buffers: str) -> str:
+        decls = "\n".join(c_array(k, v) for k, v in self.arrays.items())
+        body = "\n    ".join(self.calls)
+        return f"""/* {title} */
+#include <stdio.h>
+#include <string.h>
+#include "odtc_kernels.h"
+
+{decls}
+{buffers}
+
+static void report(const char *name, const void *p, unsigned bytes)
+{{
+    const unsigned char *b = (const unsigned char *)p;
+    printf("%s ", name);
+    for (unsigned i = 0; i < bytes; ++i) printf("%02x", b[i]);
+    printf("\\n");
+}}
+
+int main(void)
+{{
+    {body}
+    return 0;
+}}
+"""
+
+    def check(self, stdout: str) -> None:
+        got = dict(line.split(" ", 1) for line in stdout.strip().splitlines())
+        assert set(got) == set(self.expected), sorted(set(self.expected) ^ set(got))
+        for oname, want in self.expected.items():
+            raw = np.frombuffer(bytes.fromhex(got[oname].strip()), dtype=want.dtype)
+            try:
+                same(raw.reshape(want.shape), want)
+            except AssertionError as exc:
+                raise AssertionError(f"driver output {oname}: {exc}") from None
+
+
+def run_driver_on_host(src: str, build_dir: Path, stem: str, sanitize: bool = False) -> str:
+    """Build the driver with the kernel sources for the host (optionally under ASan/UBSan),
+    run it, return what it printed (any sanitizer report fails)."""
+    (build_dir / f"{stem}.c").write_text(src)
+    exe = emulator.build_host_executable([build_dir / f"{stem}.c", *K.sources()], build_dir / stem,
+                                         include_dirs=[K.INCLUDE_DIR], sanitize=sanitize)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0 and "runtime error" not in proc.stderr, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def run_driver_on_cortex_m(src: str, target: str, build_dir: Path, stem: str) -> str:
+    """Build the driver with the kernel sources for `target` (arm-none-eabi-gcc, newlib), run
+    it under QEMU, return what it printed."""
+    (build_dir / f"{stem}.c").write_text(src)
+    elf = emulator.build_elf([build_dir / f"{stem}.c", *K.sources()], target, build_dir / f"{stem}.elf",
+                             include_dirs=[K.INCLUDE_DIR])
+    run = emulator.run_elf(elf, target)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    return run.stdout

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType, Signedness, TensorType, f32
 
 from conftest import rerun_under_sanitizers
-from kernel_harness import fl, GUARD, i32, Out, qdata, rng_for, same, storage_of, zero_point
+from kernel_harness import fl, GUARD, i32, Out, qdata, rng_for, same, selection, storage_of, zero_point
 from odtc.compiler.api import parse_module, run_pipeline
 from odtc.compiler.build import write_build
 from odtc.compiler.emit_c import NUMPY
@@ -80,12 +80,6 @@ def dsp(build_dir: Path) -> K.Kernels:
 @pytest.fixture(params=["portable", "dsp"])
 def lib(request: pytest.FixtureRequest) -> K.Kernels:
     return request.getfixturevalue(request.param)
-
-
-def selection(rng: np.random.Generator, o: int, k: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    idx = np.full(o, -1, dtype=np.int32)
-    idx[:k] = np.sort(rng.choice(o, size=k, replace=False))
-    return idx, i32(k)
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,7 +194,7 @@ def c_qconv2d_acc(lib: K.Kernels, x: NDArray[Any], zx: int, w: NDArray[np.int8],
     size = lib.odtc_qconv2d_acc_scratch_bytes(c, groups, kh, kw, o)
     scratch = Out((size // 4,), np.int32)
     fn = lib.odtc_qconv2d_acc_u8 if x.dtype == np.uint8 else lib.odtc_qconv2d_acc_s8
-    fn(x, i32(zx), w, i32(zw), bias, None if s is None else fl(s), out.ptr, scratch.ptr,
+    fn(x, i32(zx), w, i32(zw), 0, bias, None if s is None else fl(s), out.ptr, scratch.ptr,
        n, c, h, wd, o, kh, kw, *stride, *padding, groups)
     scratch.value()
     return out.value()
@@ -228,7 +222,7 @@ def c_qdense_acc(lib: K.Kernels, x: NDArray[Any], zx: int, w: NDArray[np.int8], 
     out = Out((n, o), np.int32)
     scratch = Out((lib.odtc_qdense_acc_scratch_bytes(k, o) // 4,), np.int32)
     fn = lib.odtc_qdense_acc_u8 if x.dtype == np.uint8 else lib.odtc_qdense_acc_s8
-    fn(x, i32(zx), w, i32(zw), bias, None if s is None else fl(s), out.ptr, scratch.ptr, n, k, o)
+    fn(x, i32(zx), w, i32(zw), 0, bias, None if s is None else fl(s), out.ptr, scratch.ptr, n, k, o)
     scratch.value()
     return out.value()
 
@@ -612,7 +606,7 @@ def test_qgrad_weight_sgd_fused(lib: K.Kernels, layer: str, xdtype: Any, roundin
         cw, crr = w.copy(), rr.copy()
         row_len = int(np.prod(wshape[1:]))
         scratch = np.zeros(row_len, np.int32)
-        common = (fl(sg), fl(sw), i32(zw), cw, crr, idx, k, i32(step), scratch)
+        common = (fl(sg), fl(sw), i32(zw), 0, cw, crr, idx, k, i32(step), scratch)
         sfx = "u8" if xdtype == np.uint8 else "s8"
         if layer == "dense":
             getattr(lib, f"odtc_qdense_grad_weight_sgd_{sfx}")(x, i32(zx), e, i32(ze), *common, n, wshape[1], o, lr,
@@ -648,7 +642,7 @@ def test_qweight_regrid_keeps_and_regrids(portable: K.Kernels) -> None:
             for rounding in ("nearest", "stochastic"):
                 ew, err, es, ez = fqt.qweight_regrid(w, s, z, rr, -128, 127, symmetric, 0.125, rounding, 9, 123)
                 cw, crr, cs, cz = w.copy(), rr.copy(), fl(s), i32(z)
-                portable.odtc_qweight_regrid(cw, crr, cs, cz, cs, cz, 5, 7, -128, 127, int(symmetric), 0.125,
+                portable.odtc_qweight_regrid(cw, crr, cs, cz, cs, cz, 0, 5, 7, -128, 127, int(symmetric), 0.125,
                                              i32(123), ROUND[rounding], 9)
                 same(cw, ew)
                 same(crr, err)
@@ -1176,7 +1170,7 @@ def _driver_cases() -> tuple[str, dict[str, NDArray[Any]]]:
     add("cb", (rng.standard_normal(6) * 0.2).astype(np.float32))
     sb = np.float32(1e-4)
     acc = fqt.qconv2d_acc(arrays["cx"], 131, arrays["cw"], -5, arrays["cb"], sb, stride, pads, 2)
-    calls.append(f"{{ float s = {cf(sb)}; int32_t zx = 131, zw = -5; odtc_qconv2d_acc_u8(cx, &zx, cw, &zw, "
+    calls.append(f"{{ float s = {cf(sb)}; int32_t zx = 131, zw = -5; odtc_qconv2d_acc_u8(cx, &zx, cw, &zw, 0, "
                  f"(const float *)cb, &s, acc, scratch, {geo}); {out('qconv2d_acc', 'acc', acc, np.int32)} }}")
     sa, sy = np.float32(3.1e-5), np.float32(0.01)
     calls.append(f"{{ float sa = {cf(sa)}, sy = {cf(sy)}; int32_t zy = 7; "
@@ -1185,7 +1179,7 @@ def _driver_cases() -> tuple[str, dict[str, NDArray[Any]]]:
                  f"{out('requantize_acc', 'bbuf', fqt.requantize_acc(acc, sa, sy, 7, 0, 255), np.uint8)} }}")
     add("dx", qdata(rng, (2, 37), np.int8))
     add("dw", qdata(rng, (5, 37), np.int8))
-    calls.append("{ int32_t zx = 3, zw = 1; odtc_qdense_acc_s8(dx, &zx, dw, &zw, NULL, NULL, acc, scratch, 2, 37, 5); "
+    calls.append("{ int32_t zx = 3, zw = 1; odtc_qdense_acc_s8(dx, &zx, dw, &zw, 0, NULL, NULL, acc, scratch, 2, 37, 5); "
                  + out("qdense_acc", "acc", fqt.qdense_acc(arrays["dx"], 3, arrays["dw"], 1, None, 1.0), np.int32) + " }")
     # grad weights under a selection: conv (ui8 input), dense (one sample: the DSP outer product)
     add("ce", qdata(rng, (1, 6, oh, ow), np.int8))

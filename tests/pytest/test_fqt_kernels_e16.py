@@ -29,7 +29,7 @@ import pytest
 from numpy.typing import NDArray
 
 from conftest import rerun_under_sanitizers
-from kernel_harness import fl, i32, Out, qdata, rng_for, same, zero_point
+from kernel_harness import fl, i32, Out, qdata, rng_for, same, selection, zero_point
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
 from odtc.runtime import reference as ref
@@ -101,12 +101,6 @@ def assert_no_overflow(ze: int, other_lo: int, other_hi: int, zo: int, k: int) -
     assert bound < INT32_LIMIT, f"test case could overflow int32: bound {bound}, K {k}"
 
 
-def selection(rng: np.random.Generator, o: int, k: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    idx = np.full(o, -1, dtype=np.int32)
-    idx[:k] = np.sort(rng.choice(o, size=k, replace=False))
-    return idx, i32(k)
-
-
 def xrange_of(dtype: Any) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
@@ -139,7 +133,7 @@ def test_dense_s16_grad_input(lib: K.Kernels, shape: tuple[int, int, int], seed:
     assert 32768 * 128 * o < INT32_LIMIT
     assert_no_overflow(ze, -128, 127, zw, o)
     out = Out((n, k), np.int32)
-    lib.odtc_dense_s16_grad_input(e, i32(ze), w, i32(zw), out.ptr, n, k, o)
+    lib.odtc_dense_s16_grad_input(e, i32(ze), w, i32(zw), 0, out.ptr, n, k, o)
     same(out.value(), fqt.qdense_grad_input(e, ze, w, zw))
 
 
@@ -152,7 +146,7 @@ def test_dense_s16_grad_input_extremes(lib: K.Kernels) -> None:
     w = np.full((o, k), -128, np.int8)
     w[:, 1] = 127
     out = Out((n, k), np.int32)
-    lib.odtc_dense_s16_grad_input(e, i32(0), w, i32(0), out.ptr, n, k, o)
+    lib.odtc_dense_s16_grad_input(e, i32(0), w, i32(0), 0, out.ptr, n, k, o)
     expected = fqt.qdense_grad_input(e, 0, w, 0)
     assert int(expected[0, 0]) == 32768 * 128 * o
     same(out.value(), expected)
@@ -167,7 +161,7 @@ def test_dense_s16_grad_input_matches_s8(lib: K.Kernels, shape: tuple[int, int, 
     ze, zw = int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
     a, b = Out((n, k), np.int32), Out((n, k), np.int32)
     lib.odtc_dense_s8_grad_input(e8, i32(ze), w, i32(zw), 0, a.ptr, n, k, o)
-    lib.odtc_dense_s16_grad_input(e8.astype(np.int16), i32(ze), w, i32(zw), b.ptr, n, k, o)
+    lib.odtc_dense_s16_grad_input(e8.astype(np.int16), i32(ze), w, i32(zw), 0, b.ptr, n, k, o)
     same(b.value(), a.value())
 
 
@@ -183,7 +177,7 @@ def test_conv2d_s16_grad_input(lib: K.Kernels, case: tuple, seed: int) -> None:
     assert 32768 * 128 * taps < INT32_LIMIT
     assert_no_overflow(ze, -128, 127, zw, taps)
     out = Out((n, c, h, wd), np.int32)
-    lib.odtc_conv2d_s16_grad_input(e, i32(ze), w, i32(zw), out.ptr, n, c, h, wd, o, kh, kw, *stride, *padding,
+    lib.odtc_conv2d_s16_grad_input(e, i32(ze), w, i32(zw), 0, out.ptr, n, c, h, wd, o, kh, kw, *stride, *padding,
                                    groups)
     same(out.value(), fqt.qconv2d_grad_input(e, ze, w, zw, (n, c, h, wd), stride, padding, groups))
 
@@ -198,7 +192,7 @@ def test_conv2d_s16_grad_input_matches_s8(lib: K.Kernels, case: tuple) -> None:
     a, b = Out((n, c, h, wd), np.int32), Out((n, c, h, wd), np.int32)
     geo = (n, c, h, wd, o, kh, kw, *stride, *padding, groups)
     lib.odtc_conv2d_s8_grad_input(e8, i32(ze), w, i32(zw), 0, a.ptr, *geo)
-    lib.odtc_conv2d_s16_grad_input(e8.astype(np.int16), i32(ze), w, i32(zw), b.ptr, *geo)
+    lib.odtc_conv2d_s16_grad_input(e8.astype(np.int16), i32(ze), w, i32(zw), 0, b.ptr, *geo)
     same(b.value(), a.value())
 
 
@@ -256,7 +250,7 @@ def test_qdense_grad_weight_sgd_e16(lib: K.Kernels, shape: tuple[int, int, int],
         ew, err = fqt.qgrad_weight_sgd_apply(w, sw, zw, g, sg, rr, lr, -128, 127, rounding, seed, step, idx, k)
         cw, crr = w.copy(), rr.copy()
         scratch = Out((kdim,), np.int32)  # ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len) / 4
-        fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), cw, crr, idx, k, i32(step), scratch.ptr, n, kdim, o, lr,
+        fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), 0, cw, crr, idx, k, i32(step), scratch.ptr, n, kdim, o, lr,
            ROUND[rounding], seed)
         scratch.value()
         _check_fused(cw, crr, w, rr, ew, err, idx, k, o)
@@ -281,7 +275,7 @@ def test_qconv2d_grad_weight_sgd_e16(lib: K.Kernels, case: tuple, xdtype: Any, r
         ew, err = fqt.qgrad_weight_sgd_apply(w, sw, zw, g, sg, rr, lr, -128, 127, rounding, seed, step, idx, k)
         cw, crr = w.copy(), rr.copy()
         scratch = Out((row_len,), np.int32)
-        fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), cw, crr, idx, k, i32(step), scratch.ptr,
+        fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), 0, cw, crr, idx, k, i32(step), scratch.ptr,
            n, c, h, wd, o, kh, kw, *stride, *padding, groups, lr, ROUND[rounding], seed)
         scratch.value()
         _check_fused(cw, crr, w, rr, ew, err, idx, k, o)
@@ -313,7 +307,7 @@ def test_fused_e16_matches_int8_kernels(lib: K.Kernels, layer: str, xdtype: Any,
         for suffix, e in ((sfx, e8), (f"{sfx}_e16", e8.astype(np.int16))):
             cw, crr, scratch = w.copy(), rr.copy(), np.zeros(row_len, np.int32)
             fn = getattr(lib, f"odtc_q{layer if layer == 'dense' else 'conv2d'}_grad_weight_sgd_{suffix}")
-            fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), cw, crr, idx, k, i32(step), scratch, *geo, lr,
+            fn(x, i32(zx), e, i32(ze), fl(sg), fl(sw), i32(zw), 0, cw, crr, idx, k, i32(step), scratch, *geo, lr,
                ROUND[rounding], seed)
             results.append((cw, crr))
         same(results[1][0], results[0][0])

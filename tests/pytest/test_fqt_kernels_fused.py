@@ -210,7 +210,7 @@ def test_qconv2d_pw_dw_stream_equals_unfused(portable: K.Kernels) -> None:
     h1, w1 = ref.conv_output_hw((h, w), (1, 1), f.stride1, f.pads1)
     acc1 = Out((n, e, h1, w1), np.int32)
     scr1 = Out((portable.odtc_qconv2d_acc_scratch_bytes(c, 1, 1, 1, e) // 4,), np.int32)
-    portable.odtc_qconv2d_acc_u8(f.x, i32(f.zx), f.w1, i32(f.zw1), f.b1, fl(f.s1), acc1.ptr, scr1.ptr, n, c, h, w, e,
+    portable.odtc_qconv2d_acc_u8(f.x, i32(f.zx), f.w1, i32(f.zw1), 0, f.b1, fl(f.s1), acc1.ptr, scr1.ptr, n, c, h, w, e,
                                  1, 1, *f.stride1, *f.pads1, 1)
     a1 = acc1.value()
     portable.odtc_acc_relu6(a1, fl(f.s1), a1, a1.size)

@@ -84,6 +84,11 @@ CASES = {
     "u8-frozen-front-fused": ({"scheme": "u8-asym"}, FROZEN_FRONT, STREAM_ALL),
     "s8-frozen-front-fused": ({"scheme": "s8-sym", "rounding": "nearest"}, FROZEN_FRONT, STREAM_ALL),
     "mixed": ({"scheme": "u8-asym", "errors": "f32", "update": "requantize"}, {}, None),
+    # per-channel weights (depthwise: one grid per channel); the streamed kernels take
+    # per-tensor weights, so stream_all leaves these layers unstreamed
+    "u8-per-channel-sparse": ({"scheme": "u8-asym", "weights": "per-channel"}, SPARSE, None),
+    "s8-per-channel-partial-streamall": ({"scheme": "s8-sym", "weights": "per-channel", "rounding": "nearest"}, {},
+                                         STREAM_ALL),
 }
 
 
@@ -127,7 +132,12 @@ def test_quantized_ir_has_the_int8_mobilenet_ops(tmp_path: Path) -> None:
 def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
     build = tmp_path / case
     api.compile_model(tiny_mbv2(), cfg(case), build, "host")
-    if "stream" in case or "fused" in case:
+    if "per-channel" in case:
+        planned = api.parse_module((build / "train_step.mlir").read_text())
+        names = [o.name for o in _fn(planned, "train_step").walk()]
+        assert "qtrain.qrescale_channels" in names and "qtrain.acc_relu6" in names
+        assert not any(n.endswith("_stream") for n in names)
+    elif "stream" in case or "fused" in case:
         planned = api.parse_module((build / "train_step.mlir").read_text())
         names = [o.name for o in _fn(planned, "train_step").walk()]
         assert "qtrain.qconv2d_acc" not in names  # depthwise and relu6 accumulators streamed too

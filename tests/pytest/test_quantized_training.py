@@ -79,6 +79,11 @@ CASES = {
     "s8-e16": ({"scheme": "s8-sym", "errors": "int16"}, 0.05, None),
     "s8-e16-partial-stream": ({"scheme": "s8-sym", "errors": "int16", "rounding": "nearest"}, 0.05,
                               {"lambda_min": 0.5, "lambda_max": 1.0}, STREAM_ALL),
+    # per-channel weights: per-row grids, per-channel accumulator scales, the input gradient
+    # through an int16 error rescaled to one scale (qtrain.qrescale_channels)
+    "u8-per-channel": ({"scheme": "u8-asym", "weights": "per-channel"}, 0.05, None),
+    "s8-per-channel-partial": ({"scheme": "s8-sym", "weights": "per-channel", "rounding": "nearest"}, 0.05,
+                               {"lambda_min": 0.5, "lambda_max": 1.0}),
 }
 
 
@@ -149,7 +154,7 @@ def test_c_equals_interpreter_bit_exact(tmp_path: Path, case: str) -> None:
 
 
 @requires_arm
-@pytest.mark.parametrize("case", ["u8-partial", "s8-partial-stream", "s8-e16-partial-stream"])
+@pytest.mark.parametrize("case", ["u8-partial", "s8-partial-stream", "s8-e16-partial-stream", "u8-per-channel"])
 def test_cortex_m4_equals_host(tmp_path: Path, case: str) -> None:
     """The M4 build (DSP kernels; the streamed accumulators call them per channel) trains
     bit for bit as the host build."""

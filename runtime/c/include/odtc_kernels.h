@@ -413,13 +413,15 @@ void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
                                 int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
 
 /* 16-bit errors (FQT with si16 error tensors, ODTC_S16): e is int16 with zero-point
- * *e_zero_point, w int8 with the per-tensor zero-point *w_zero_point; acc is overwritten.
+ * *e_zero_point, w int8 with the zero-point zw[o] = w_zero_point[o] of output channel / row
+ * o when w_per_channel != 0, else *w_zero_point for every o; acc is overwritten.
  * Plain int32 accumulation: the compiler guarantees that no accumulator overflows (fqt.py
  * raises OverflowError there). Portable C on every target (no DSP path).
- * odtc_dense_s16_grad_input: acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw)
+ * odtc_dense_s16_grad_input: acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw[o])
  * (fqt.qdense_grad_input). */
 void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
-                               const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t k, int32_t o);
+                               const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
+                               int32_t k, int32_t o);
 /* odtc_conv2d_{s8,u8}_grad_weight (is_u8 selects x's storage) with int16 errors: portable C,
  * plain int32 accumulation (qtrain-quantize proves no accumulator overflows). */
 void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int16_t *e,
@@ -427,13 +429,14 @@ void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t 
                                     int32_t n_channels, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
-/* odtc_conv2d_s8_grad_input with int16 e and a per-tensor zw (fqt.qconv2d_grad_input):
- * acc [n, c, h, w_] is the input gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]. */
+/* odtc_conv2d_s8_grad_input with int16 e (fqt.qconv2d_grad_input), zw per tensor or, with
+ * w_per_channel, w_zero_point[o] for output channel o: acc [n, c, h, w_] is the input
+ * gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]. */
 void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
-                                const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t c, int32_t h,
-                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
-                                int32_t groups);
+                                const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
+                                int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                int32_t pad_right, int32_t groups);
 
 /* =====================================================================================
  * Fully quantized training (fqt.c) -- BIT-EXACT with odtc/runtime/fqt.py
@@ -483,6 +486,12 @@ int32_t odtc_quantize_bias(float b, float s);
 
 /* f32(*a * *b): the scale of an accumulator of two quantized operands. */
 float odtc_scale_mul(const float *a, const float *b);
+/* y[i] = f32(a[0] * b[i]) for i < n (fqt.scale_mul with per-channel weight scales b [n]):
+ * the [n] scales of a per-channel accumulator. */
+void odtc_scale_mul_channels(const float *a, const float *b, float *y, int32_t n);
+/* The largest of s[0..n) (fqt.scale_max): a NaN anywhere gives NaN; ties keep the first;
+ * n < 1 gives 1. */
+float odtc_scale_max(const float *s, int32_t n);
 /* f32(*s / f32(divisor)) (fqt.scale_div; divisor rounded to f32 to nearest): the scale of a
  * sum of `divisor` values read as their mean (the global average pool, divisor = H * W). */
 float odtc_scale_div(const float *s, int32_t divisor);
@@ -491,6 +500,12 @@ float odtc_scale_div(const float *s, int32_t divisor);
 void odtc_minmax_f32(const float *x, float *range, size_t numel);
 /* range = [s * f32(min acc), s * f32(max acc)], s = *scale (numel == 0: [1, -1]). */
 void odtc_minmax_acc(const int32_t *acc, const float *scale, float *range, size_t numel);
+/* The range of a per-channel accumulator acc [n, c, spatial] (fqt.minmax with a vector
+ * scale [c]): lo_c = f32(scale[ch] * f32(min of channel ch over n and spatial)), hi_c the
+ * same with the max; range = [min over ch of lo_c, max over ch of hi_c] (a NaN term makes
+ * its end NaN; ties keep the first). An empty accumulator gives [1, -1]. */
+void odtc_minmax_acc_channels(const int32_t *acc, const float *scale, float *range, int32_t n, int32_t c,
+                              int32_t spatial);
 /* Moving average: range = old + alpha * (observed - old) per element; an empty old range
  * takes the observation. range may alias old. */
 void odtc_ema_range(const float *old, const float *observed, float *range, float alpha);
@@ -505,32 +520,38 @@ float odtc_running_max(const float *old, const float *value);
 float odtc_range_scale(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric);
 int32_t odtc_range_zero_point(const float *range, int32_t qmin, int32_t qmax, int32_t symmetric);
 
-/* --- forward layers accumulating in int32 (per-tensor zero-points) --- */
+/* --- forward layers accumulating in int32 ---
+ * Weights per tensor (w_per_channel == 0: one zero-point *w_zero_point, one accumulator
+ * scale *acc_scale) or per channel (w_per_channel != 0: zw[o] = w_zero_point[o] and
+ * s[o] = acc_scale[o] for output channel / row o, e.g. odtc_scale_mul_channels of the input
+ * scale and the weight scales). The streamed variants (odtc_*_acc_stream_*,
+ * odtc_qconv2d_pw_dw_stream_*, odtc_qconv2d_grad_input_stream) are per tensor only. */
 
-/* acc[n,o,oh,ow] = bq[o] + sum over i, kh, kw of (x - zx) * (w - zw) (padding contributes
- * 0); bq[o] = clamp(rintf(bias[o] / *acc_scale)) to int32 (NaN -> 0), or 0 when bias is
- * NULL (acc_scale is then not read). _s8: int8 x, _u8: uint8 x; w int8 [o, c/groups, kh,
- * kw]. Conv geometry as above. scratch: ODTC_QCONV2D_ACC_SCRATCH_BYTES. */
+/* acc[n,o,oh,ow] = bq[o] + sum over i, kh, kw of (x - zx) * (w - zw[o]) (padding
+ * contributes 0); bq[o] = odtc_quantize_bias(bias[o], s[o]) = clamp(rintf(bias[o] / s[o]))
+ * to int32 (NaN -> 0), or 0 when bias is NULL (acc_scale is then not read). _s8: int8 x,
+ * _u8: uint8 x; w int8 [o, c/groups, kh, kw]. Conv geometry as above. scratch:
+ * ODTC_QCONV2D_ACC_SCRATCH_BYTES. */
 void odtc_qconv2d_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                         int32_t *acc, void *scratch,
+                         const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                         const float *acc_scale, int32_t *acc, void *scratch,
                          int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
                          int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                          int32_t pad_bottom, int32_t pad_right, int32_t groups);
 void odtc_qconv2d_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                         int32_t *acc, void *scratch,
+                         const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                         const float *acc_scale, int32_t *acc, void *scratch,
                          int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
                          int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                          int32_t pad_bottom, int32_t pad_right, int32_t groups);
-/* acc[n,o] = bq[o] + sum over k of (x[n,k] - zx) * (w[o,k] - zw); x [n, k], w [o, k].
+/* acc[n,o] = bq[o] + sum over k of (x[n,k] - zx) * (w[o,k] - zw[o]); x [n, k], w [o, k].
  * scratch: ODTC_QDENSE_ACC_SCRATCH_BYTES. */
 void odtc_qdense_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
+                        const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                        const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
 void odtc_qdense_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
+                        const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                        const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o);
 /* y = max(acc, 0). In place allowed. */
 void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel);
 /* The largest accumulator value relu6 keeps (fqt.relu6_bound): q = floorf(6.0f / *acc_scale)
@@ -540,10 +561,22 @@ int32_t odtc_relu6_bound(const float *acc_scale);
 /* y = clamp(acc, 0, odtc_relu6_bound(acc_scale)) (fqt.relu6_acc): relu6 of the real value
  * *acc_scale * acc on the accumulator's own grid. In place allowed. */
 void odtc_acc_relu6(const int32_t *acc, const float *acc_scale, int32_t *y, size_t numel);
+/* Per-channel accumulator acc [n, c, spatial] (fqt.relu6_acc with a vector scale [c]):
+ * each (n, ch) plane as odtc_acc_relu6 with &acc_scale[ch], i.e. clamp(acc, 0,
+ * odtc_relu6_bound(&acc_scale[ch])). In place allowed. */
+void odtc_acc_relu6_channels(const int32_t *acc, const float *acc_scale, int32_t *y, int32_t n, int32_t c,
+                             int32_t spatial);
 /* y = clamp(z + MBQM(acc, M), storage range), M = f32(*acc_scale / *y_scale): odtc_requantize
  * from ODTC_S32 with input zero-point 0 (y_storage ODTC_S8 / ODTC_U8 / ODTC_S16). */
 void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t numel,
                          const float *acc_scale, const float *y_scale, const int32_t *y_zero_point);
+/* Per-channel accumulator acc [n, c, spatial] (fqt.requantize_acc with a vector acc_scale
+ * [c]): each (n, ch) plane as odtc_requantize_acc with &acc_scale[ch] into the same plane
+ * of y [n, c, spatial] (y_storage ODTC_S8 / ODTC_U8 / ODTC_S16); y_scale and y_zero_point
+ * are per tensor. */
+void odtc_requantize_acc_channels(const int32_t *acc, void *y, int32_t y_storage, int32_t n, int32_t c,
+                                  int32_t spatial, const float *acc_scale, const float *y_scale,
+                                  const int32_t *y_zero_point);
 
 /* --- residual add and global average pool (fqt.qadd*, fqt.qavgpool_acc, fqt.qbroadcast_hw) ---
  * The real sum of two quantized tensors, element by element (fqt.qadd_real):
@@ -694,8 +727,19 @@ void odtc_qconv2d_pw_dw_stream_u8(const uint8_t *x, const int32_t *x_zero_point,
                                   int32_t pad2_top, int32_t pad2_left, int32_t pad2_bottom, int32_t pad2_right);
 
 /* --- backward --- (the int32 grad_input of dense / conv2d is odtc_dense_s8_grad_input /
- * odtc_conv2d_s8_grad_input with w_per_channel = 0; with 16-bit errors
- * odtc_dense_s16_grad_input / odtc_conv2d_s16_grad_input) */
+ * odtc_conv2d_s8_grad_input; with 16-bit errors odtc_dense_s16_grad_input /
+ * odtc_conv2d_s16_grad_input; w_per_channel as the layer's weights) */
+
+/* The error e [n, c, spatial] of a per-channel-weight layer put on one scale for its input
+ * gradient (fqt.qrescale_channels; channels = the layer's output channels, on axis 1):
+ * f[ch] = f32(f32(w_scale[ch] / m) * 2^shift), m = odtc_scale_max(w_scale, c) (the power-of-
+ * two product is exact), y = clamp(rintf(f32(e - *e_zero_point) * f[ch]), -32768, 32767)
+ * (int16; a NaN product, from a 0 or non-finite scale, gives 0). e in e_storage ODTC_S8 /
+ * ODTC_U8 / ODTC_S16. 0 <= shift <= 15 (clamped to [0, 30]). The input gradient at scale
+ * f32(se * m) / 2^shift is then odtc_{dense,conv2d}_s16_grad_input of y (zero-point 0)
+ * with the per-channel zero-points. No buffer: f is recomputed per (n, ch) plane. */
+void odtc_qrescale_channels(const void *e, int32_t e_storage, const int32_t *e_zero_point, const float *w_scale,
+                            int16_t *y, int32_t n, int32_t c, int32_t spatial, int32_t shift);
 
 /* dx = e where the saved forward output y > zy (real value > 0), else ze; e, dx in
  * e_storage (ODTC_S8 / ODTC_U8 / ODTC_S16), y in y_storage (ODTC_S8 / ODTC_U8). In place
@@ -788,21 +832,34 @@ void odtc_qsgd_update(void *w, int32_t w_storage, const float *w_scale, const in
  * odtc_q{dense,conv2d}_grad_weight_sgd_{s8,u8}: for each selected row oc (select NULL: all
  * rows; else the first *select_count entries of select), the int32 gradient row is
  * computed into scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES) and applied at once on the
- * grid (*w_scale, *w_zero_point), odtc/runtime/fqt.py qgrad_weight_sgd_apply bit for bit:
- * t = (float)g * c16 (c16 = odtc_update_q16_factor), T = t clamped to +-2^30 (NaN 0) and
- * truncated, n = (T + u) >> 16, u = odtc_hash32(base + i) >> 16 (ODTC_ROUND_STOCHASTIC, i
- * the row-major element index, base as odtc_uniform01) or 32768 (ODTC_ROUND_NEAREST);
- * v = (w - z) + n; row_range[2 oc..] = [min v, max v]; w = clamp(v + z, -128, 127).
- * Unselected rows and their row_range entries are not touched. Weights are int8.
- * odtc_qweight_regrid: reads only row_range ([rows][2] int32) to decide; keeps the grid
- * (copies *scale, *zero_point out) or re-expresses every weight on the new one and
- * recomputes row_range (fqt.py qweight_regrid; ODTC_ROUND_STOCHASTIC: unbiased, its own stream). */
+ * grid of row oc, odtc/runtime/fqt.py qgrad_weight_sgd_apply bit for bit: the grid is
+ * (sw, z) = (*w_scale, *w_zero_point) for every row, or with w_per_channel != 0 row oc's own
+ * (w_scale[oc], w_zero_point[oc]);
+ * t = (float)g * c16 (c16 = odtc_update_q16_factor(lr, g_scale, &sw)), T = t clamped to
+ * +-2^30 (NaN 0) and truncated, n = (T + u) >> 16, u = odtc_hash32(base + i) >> 16
+ * (ODTC_ROUND_STOCHASTIC, i the row-major element index, base as odtc_uniform01) or 32768
+ * (ODTC_ROUND_NEAREST); v = (w - z) + n; row_range[2 oc..] = [min v, max v];
+ * w = clamp(v + z, -128, 127). Unselected rows and their row_range entries are not touched.
+ * Weights are int8; g_scale is per tensor.
+ * odtc_qweight_regrid: reads only row_range ([rows][2] int32) to decide (fqt.py
+ * qweight_regrid; ODTC_ROUND_STOCHASTIC: unbiased, its own stream, element j of row r at
+ * index r * row_len + j). per_channel == 0: one grid (*scale, *zero_point), decided on the
+ * min / max over all rows; it is kept (*new_scale, *new_zero_point = the old ones, nothing
+ * else written) or every weight is re-expressed on the new one and row_range recomputed.
+ * per_channel != 0: scale, zero_point, new_scale, new_zero_point are [rows] arrays and each
+ * row r is decided on its own row_range[r] and grid (scale[r], zero_point[r]): a row that
+ * keeps its grid is not touched (new_scale[r], new_zero_point[r] = the old values), the
+ * others are re-expressed with their row_range entries recomputed. new_scale /
+ * new_zero_point may be scale / zero_point (in place). */
 #define ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len) ((size_t)4u * (size_t)(row_len))
 float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scale);
 /* The fused step's per-row rule, for kernels that compute their gradient rows themselves
- * (odtc_qconv_transpose2d_grad_weight_sgd_*): init once per call, then
+ * (odtc_qconv_transpose2d_grad_weight_sgd_*, per tensor): init once per call, then
  * odtc_fused_update_row(f, row, g) applies int32 gradient row g to weight row `row`
- * (row_len int8 values) and writes row_range[2 row..], exactly as above. */
+ * (row_len int8 values) and writes row_range[2 row..], exactly as above. Per tensor
+ * (w_per_channel == 0) c16 and zw are computed once by the init; per channel
+ * (w_scale / w_zero_point kept, non-NULL) each row computes its own. The pointers passed
+ * to the init must stay valid while rows are applied. */
 typedef struct {
     int8_t *w;
     int32_t *row_range;
@@ -811,39 +868,43 @@ typedef struct {
     int32_t zw;
     int32_t stochastic;
     uint32_t base;
+    float lr;
+    float g_scale;
+    const float *w_scale;        /* per channel: [rows]; NULL per tensor */
+    const int32_t *w_zero_point; /* per channel: [rows]; NULL per tensor */
 } odtc_fused_update;
 void odtc_fused_update_init(odtc_fused_update *f, int8_t *w, int32_t *row_range, const float *g_scale,
-                            const float *w_scale, const int32_t *w_zero_point, const int32_t *step, size_t row_len,
-                            float lr, int32_t rounding, int32_t seed);
+                            const float *w_scale, const int32_t *w_zero_point, int32_t w_per_channel,
+                            const int32_t *step, size_t row_len, float lr, int32_t rounding, int32_t seed);
 void odtc_fused_update_row(const odtc_fused_update *f, int32_t row, const int32_t *g);
 void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                    int32_t rounding, int32_t seed);
+                                    const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                    int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                    const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                    float lr, int32_t rounding, int32_t seed);
 void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                    int32_t rounding, int32_t seed);
+                                    const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                    int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                    const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                    float lr, int32_t rounding, int32_t seed);
 void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                      const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                     float lr, int32_t rounding, int32_t seed);
+                                     const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                     int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                     const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                     int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                     int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                     int32_t pad_right, int32_t groups, float lr, int32_t rounding, int32_t seed);
 void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                      const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                     float lr, int32_t rounding, int32_t seed);
+                                     const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                     int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                     const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                     int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                     int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                     int32_t pad_right, int32_t groups, float lr, int32_t rounding, int32_t seed);
 /* The fused steps with 16-bit errors (e int16 with zero-point *e_zero_point, ODTC_S16):
  * every parameter and the semantics (gradient row, update arithmetic, stochastic-rounding
  * stream, row_range, selection) exactly those of the int8-error kernels above, with the
@@ -851,36 +912,38 @@ void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poi
  * (the compiler guarantees no overflow). Portable C on every target. */
 void odtc_qdense_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                        int32_t rounding, int32_t seed);
+                                        const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                        int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                        const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                        float lr, int32_t rounding, int32_t seed);
 void odtc_qdense_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                        int32_t rounding, int32_t seed);
+                                        const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                        int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                        const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                        float lr, int32_t rounding, int32_t seed);
 void odtc_qconv2d_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                          const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                         float lr, int32_t rounding, int32_t seed);
+                                         const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                         int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                         const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                         int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                         int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                         int32_t pad_right, int32_t groups, float lr, int32_t rounding,
+                                         int32_t seed);
 void odtc_qconv2d_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                          const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                         float lr, int32_t rounding, int32_t seed);
+                                         const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                         int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                         const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                         int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                         int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                         int32_t pad_right, int32_t groups, float lr, int32_t rounding,
+                                         int32_t seed);
 void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
-                         float *new_scale, int32_t *new_zero_point, int32_t rows, size_t row_len,
-                         int32_t qmin, int32_t qmax, int32_t symmetric, float headroom, const int32_t *step,
-                         int32_t rounding, int32_t seed);
+                         float *new_scale, int32_t *new_zero_point, int32_t per_channel, int32_t rows,
+                         size_t row_len, int32_t qmin, int32_t qmax, int32_t symmetric, float headroom,
+                         const int32_t *step, int32_t rounding, int32_t seed);
 /* lowbias32: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16. */
 uint32_t odtc_hash32(uint32_t x);
 /* The stochastic-rounding stream: u_i = f32(hash32(base + i) >> 8) * 2^-24 in [0, 1),

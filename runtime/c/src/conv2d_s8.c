@@ -1253,9 +1253,9 @@ void odtc_conv2d_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zer
 /* ---- int32-accumulating backward primitives ----------------------------------------- */
 
 /* The portable input gradient of odtc_conv2d_s8_grad_input (int8 errors) and
- * odtc_conv2d_s16_grad_input (int16 errors, per-tensor zw): for each input position, the
- * sum over the taps that read it. e16 is a constant at each call, so each caller gets its
- * own loop. */
+ * odtc_conv2d_s16_grad_input (int16 errors), zw per tensor or per output channel: for each
+ * input position, the sum over the taps that read it. e16 is a constant at each call, so
+ * each caller gets its own loop. */
 static ODTC_ALWAYS_INLINE void conv2d_q_grad_input_portable(
     const void *e, int32_t e16, int32_t ze, const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
     int32_t *acc, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
@@ -1329,16 +1329,16 @@ void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
                                  stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
-/* odtc_conv2d_s8_grad_input with int16 errors and a per-tensor zw: portable C, the same
- * gather over the taps that read each input position; plain int32 accumulation (the
- * compiler proves that no accumulator overflows). */
+/* odtc_conv2d_s8_grad_input with int16 errors (zw per tensor or per output channel):
+ * portable C, the same gather over the taps that read each input position; plain int32
+ * accumulation (the compiler proves that no accumulator overflows). */
 void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
-                                const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t c, int32_t h,
-                                int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
-                                int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
-                                int32_t groups)
+                                const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
+                                int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                int32_t pad_right, int32_t groups)
 {
-    conv2d_q_grad_input_portable(e, 1, *e_zero_point, w, w_zero_point, 0, acc, n, c, h, w_, o, kh, kw, stride_h,
+    conv2d_q_grad_input_portable(e, 1, *e_zero_point, w, w_zero_point, w_per_channel, acc, n, c, h, w_, o, kh, kw, stride_h,
                                  stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 

@@ -422,13 +422,14 @@ void odtc_dense_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
     }
 }
 
-/* int16 errors (16-bit FQT error tensors): portable C, per-tensor zw; plain int32
- * accumulation (the compiler proves that no accumulator overflows). */
+/* int16 errors (16-bit FQT error tensors): portable C, zw per tensor or per row o; plain
+ * int32 accumulation (the compiler proves that no accumulator overflows). */
 void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
-                               const int32_t *w_zero_point, int32_t *acc, int32_t n, int32_t k, int32_t o)
+                               const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n, int32_t k,
+                               int32_t o)
 {
     const int32_t ze = *e_zero_point;
-    const int32_t zw = *w_zero_point;
+    const int32_t zw0 = *w_zero_point; /* per tensor: read once */
     for (int32_t ni = 0; ni < n; ++ni) {
         const int16_t *er = e + (size_t)ni * o;
         int32_t *ar = acc + (size_t)ni * k;
@@ -441,6 +442,7 @@ void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, co
                 continue;
             }
             const int8_t *wr = w + (size_t)oc * k;
+            const int32_t zw = w_per_channel ? w_zero_point[oc] : zw0;
             for (int32_t j = 0; j < k; ++j) {
                 ar[j] += d * ((int32_t)wr[j] - zw);
             }

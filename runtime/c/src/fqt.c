@@ -181,6 +181,26 @@ float odtc_scale_mul(const float *a, const float *b)
     return *a * *b;
 }
 
+void odtc_scale_mul_channels(const float *a, const float *b, float *y, int32_t n)
+{
+    const float s = *a;
+    for (int32_t i = 0; i < n; ++i) {
+        y[i] = s * b[i];
+    }
+}
+
+float odtc_scale_max(const float *s, int32_t n)
+{
+    if (n < 1) {
+        return 1.0f;
+    }
+    fqt_minmax m = {0.0f, 0.0f, 0, 0};
+    for (int32_t i = 0; i < n && !m.nan; ++i) {
+        fqt_minmax_add(&m, s[i]);
+    }
+    return m.hi;
+}
+
 float odtc_scale_div(const float *s, int32_t divisor)
 {
     return *s / (float)divisor; /* int32 -> f32 rounds to nearest, as np.float32(divisor) */
@@ -211,6 +231,46 @@ void odtc_minmax_acc(const int32_t *acc, const float *scale, float *range, size_
     const float s = *scale;
     range[0] = s * (float)lo;
     range[1] = s * (float)hi;
+}
+
+void odtc_minmax_acc_channels(const int32_t *acc, const float *scale, float *range, int32_t n, int32_t c,
+                              int32_t spatial)
+{
+    if (n < 1 || c < 1 || spatial < 1) {
+        range[0] = 1.0f;
+        range[1] = -1.0f;
+        return;
+    }
+    /* numpy's min of the lo_c and max of the hi_c: each a NaN as soon as one of its terms
+     * is (kept once seen); otherwise strict comparisons keep the first extreme */
+    float rlo = 0.0f, rhi = 0.0f;
+    for (int32_t ch = 0; ch < c; ++ch) {
+        int32_t lo = INT32_MAX, hi = INT32_MIN;
+        for (int32_t ni = 0; ni < n; ++ni) {
+            const int32_t *p = acc + ((size_t)ni * (size_t)c + (size_t)ch) * (size_t)spatial;
+            for (int32_t i = 0; i < spatial; ++i) {
+                const int32_t v = p[i];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+        }
+        const float s = scale[ch];
+        const float lo_c = s * (float)lo;
+        const float hi_c = s * (float)hi;
+        if (ch == 0) {
+            rlo = lo_c;
+            rhi = hi_c;
+            continue;
+        }
+        if (rlo == rlo && (lo_c != lo_c || lo_c < rlo)) {
+            rlo = lo_c;
+        }
+        if (rhi == rhi && (hi_c != hi_c || hi_c > rhi)) {
+            rhi = hi_c;
+        }
+    }
+    range[0] = rlo;
+    range[1] = rhi;
 }
 
 void odtc_ema_range(const float *old, const float *observed, float *range, float alpha)
@@ -304,21 +364,23 @@ static int32_t fqt_add_wrap(int32_t a, int32_t b)
     return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
-/* The int32 bias table at the start of the scratch (NULL bias: zeros); returns it. */
-static int32_t *fqt_bias_table(void *scratch, const float *bias, const float *acc_scale, int32_t o)
+/* The int32 bias table at the start of the scratch (NULL bias: zeros; acc_scale then not
+ * read); bias[oc] at acc_scale[oc] (per_channel) or *acc_scale. Returns it. */
+static int32_t *fqt_bias_table(void *scratch, const float *bias, const float *acc_scale, int32_t per_channel,
+                               int32_t o)
 {
     int32_t *bq = (int32_t *)scratch;
     for (int32_t oc = 0; oc < o; ++oc) {
-        bq[oc] = bias != NULL ? odtc_quantize_bias(bias[oc], *acc_scale) : 0;
+        bq[oc] = bias != NULL ? odtc_quantize_bias(bias[oc], acc_scale[per_channel ? oc : 0]) : 0;
     }
     return bq;
 }
 
 static void qconv2d_acc(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w,
-                        const int32_t *w_zero_point, const float *bias, const float *acc_scale, int32_t *acc,
-                        void *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh,
-                        int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
-                        int32_t pad_bottom, int32_t pad_right, int32_t groups)
+                        const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                        const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t c, int32_t h,
+                        int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w,
+                        int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups)
 {
     const int32_t oh_n = odtc_conv_out_size(h, kh, stride_h, pad_top, pad_bottom);
     const int32_t ow_n = odtc_conv_out_size(w_, kw, stride_w, pad_left, pad_right);
@@ -326,8 +388,8 @@ static void qconv2d_acc(const void *x, int32_t is_u8, const int32_t *x_zero_poin
     const int32_t og = o / groups;
     const int32_t klen = ci * kh * kw;
     const int32_t zx = *x_zero_point;
-    const int32_t zw = *w_zero_point;
-    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, o);
+    const int32_t zw0 = *w_zero_point; /* per tensor: read once */
+    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, w_per_channel, o);
     int16_t *patch = (int16_t *)(void *)((int32_t *)scratch + o);
     for (int32_t ni = 0; ni < n; ++ni) {
         for (int32_t g = 0; g < groups; ++g) {
@@ -357,11 +419,14 @@ static void qconv2d_acc(const void *x, int32_t is_u8, const int32_t *x_zero_poin
                     int32_t oc = g * og;
                     for (; oc + 2 <= (g + 1) * og; oc += 2) {
                         int32_t d[2];
-                        odtc_dot2_s16_s8(patch, w + (size_t)oc * klen, zw, w + (size_t)(oc + 1) * klen, zw, klen, d);
+                        odtc_dot2_s16_s8(patch, w + (size_t)oc * klen, w_per_channel ? w_zero_point[oc] : zw0,
+                                         w + (size_t)(oc + 1) * klen, w_per_channel ? w_zero_point[oc + 1] : zw0,
+                                         klen, d);
                         acc[((size_t)ni * o + oc) * oh_n * ow_n + pos] = fqt_add_wrap(d[0], bq[oc]);
                         acc[((size_t)ni * o + oc + 1) * oh_n * ow_n + pos] = fqt_add_wrap(d[1], bq[oc + 1]);
                     }
                     if (oc < (g + 1) * og) {
+                        const int32_t zw = w_per_channel ? w_zero_point[oc] : zw0;
                         const int32_t d = odtc_dot_s16_s8(patch, w + (size_t)oc * klen, zw, klen);
                         acc[((size_t)ni * o + oc) * oh_n * ow_n + pos] = fqt_add_wrap(d, bq[oc]);
                     }
@@ -372,34 +437,34 @@ static void qconv2d_acc(const void *x, int32_t is_u8, const int32_t *x_zero_poin
 }
 
 void odtc_qconv2d_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                         int32_t *acc, void *scratch,
+                         const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                         const float *acc_scale, int32_t *acc, void *scratch,
                          int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
                          int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                          int32_t pad_bottom, int32_t pad_right, int32_t groups)
 {
-    qconv2d_acc(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, c, h, w_, o, kh, kw,
-                stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+    qconv2d_acc(x, 0, x_zero_point, w, w_zero_point, w_per_channel, bias, acc_scale, acc, scratch, n, c, h, w_, o,
+                kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 void odtc_qconv2d_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                         const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                         int32_t *acc, void *scratch,
+                         const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                         const float *acc_scale, int32_t *acc, void *scratch,
                          int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw,
                          int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                          int32_t pad_bottom, int32_t pad_right, int32_t groups)
 {
-    qconv2d_acc(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, c, h, w_, o, kh, kw,
-                stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
+    qconv2d_acc(x, 1, x_zero_point, w, w_zero_point, w_per_channel, bias, acc_scale, acc, scratch, n, c, h, w_, o,
+                kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, groups);
 }
 
 static void qdense_acc(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int8_t *w,
-                       const int32_t *w_zero_point, const float *bias, const float *acc_scale, int32_t *acc,
-                       void *scratch, int32_t n, int32_t k, int32_t o)
+                       const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                       const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
 {
     const int32_t zx = *x_zero_point;
-    const int32_t zw = *w_zero_point;
-    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, o);
+    const int32_t zw0 = *w_zero_point; /* per tensor: read once */
+    const int32_t *bq = fqt_bias_table(scratch, bias, acc_scale, w_per_channel, o);
     int16_t *a = (int16_t *)(void *)((int32_t *)scratch + o);
     for (int32_t ni = 0; ni < n; ++ni) {
         if (is_u8) {
@@ -412,28 +477,30 @@ static void qdense_acc(const void *x, int32_t is_u8, const int32_t *x_zero_point
         int32_t oc = 0;
         for (; oc + 2 <= o; oc += 2) {
             int32_t d[2];
-            odtc_dot2_s16_s8(a, w + (size_t)oc * k, zw, w + (size_t)(oc + 1) * k, zw, k, d);
+            odtc_dot2_s16_s8(a, w + (size_t)oc * k, w_per_channel ? w_zero_point[oc] : zw0, w + (size_t)(oc + 1) * k,
+                             w_per_channel ? w_zero_point[oc + 1] : zw0, k, d);
             ar[oc] = fqt_add_wrap(d[0], bq[oc]);
             ar[oc + 1] = fqt_add_wrap(d[1], bq[oc + 1]);
         }
         if (oc < o) {
-            ar[oc] = fqt_add_wrap(odtc_dot_s16_s8(a, w + (size_t)oc * k, zw, k), bq[oc]);
+            ar[oc] = fqt_add_wrap(odtc_dot_s16_s8(a, w + (size_t)oc * k, w_per_channel ? w_zero_point[oc] : zw0, k),
+                                  bq[oc]);
         }
     }
 }
 
 void odtc_qdense_acc_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
+                        const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                        const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
 {
-    qdense_acc(x, 0, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, k, o);
+    qdense_acc(x, 0, x_zero_point, w, w_zero_point, w_per_channel, bias, acc_scale, acc, scratch, n, k, o);
 }
 
 void odtc_qdense_acc_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *w,
-                        const int32_t *w_zero_point, const float *bias, const float *acc_scale,
-                        int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
+                        const int32_t *w_zero_point, int32_t w_per_channel, const float *bias,
+                        const float *acc_scale, int32_t *acc, void *scratch, int32_t n, int32_t k, int32_t o)
 {
-    qdense_acc(x, 1, x_zero_point, w, w_zero_point, bias, acc_scale, acc, scratch, n, k, o);
+    qdense_acc(x, 1, x_zero_point, w, w_zero_point, w_per_channel, bias, acc_scale, acc, scratch, n, k, o);
 }
 
 void odtc_acc_relu(const int32_t *acc, int32_t *y, size_t numel)
@@ -470,6 +537,73 @@ void odtc_requantize_acc(const int32_t *acc, void *y, int32_t y_storage, size_t 
 {
     const int32_t zero = 0;
     odtc_requantize(acc, ODTC_S32, y, y_storage, numel, acc_scale, &zero, y_scale, y_zero_point);
+}
+
+void odtc_acc_relu6_channels(const int32_t *acc, const float *acc_scale, int32_t *y, int32_t n, int32_t c,
+                             int32_t spatial)
+{
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const size_t at = ((size_t)ni * (size_t)c + (size_t)ch) * (size_t)spatial;
+            odtc_acc_relu6(acc + at, &acc_scale[ch], y + at, (size_t)spatial);
+        }
+    }
+}
+
+void odtc_requantize_acc_channels(const int32_t *acc, void *y, int32_t y_storage, int32_t n, int32_t c,
+                                  int32_t spatial, const float *acc_scale, const float *y_scale,
+                                  const int32_t *y_zero_point)
+{
+    const size_t ybytes = fqt_storage_bytes(y_storage);
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const size_t at = ((size_t)ni * (size_t)c + (size_t)ch) * (size_t)spatial;
+            odtc_requantize_acc(acc + at, (int8_t *)y + at * ybytes, y_storage, (size_t)spatial, &acc_scale[ch],
+                                y_scale, y_zero_point);
+        }
+    }
+}
+
+/* One plane of fqt.qrescale_channels: y = clamp(rintf(f32(e - ze) * f), int16) (a NaN
+ * product, from a NaN factor, gives 0; fqt.py leaves it undefined). Always inlined with a
+ * constant storage, so each storage gets its own loop. */
+static ODTC_ALWAYS_INLINE void qrescale_plane(const void *e, int32_t e_storage, size_t at, int32_t spatial,
+                                              int32_t ze, float f, int16_t *y)
+{
+    for (int32_t i = 0; i < spatial; ++i) {
+        float r = rintf(fqt_diff_f32(fqt_load_q(e, e_storage, at + (size_t)i), ze) * f);
+        if (!(r == r)) {
+            r = 0.0f;
+        }
+        r = r < -32768.0f ? -32768.0f : (r > 32767.0f ? 32767.0f : r);
+        y[at + (size_t)i] = (int16_t)(int32_t)r;
+    }
+}
+
+/* fqt.qrescale_channels. f[ch] = f32(w_scale[ch] / max) * 2^shift is recomputed for each
+ * (n, ch) plane (no buffer); the power-of-two product is exact. */
+void odtc_qrescale_channels(const void *e, int32_t e_storage, const int32_t *e_zero_point, const float *w_scale,
+                            int16_t *y, int32_t n, int32_t c, int32_t spatial, int32_t shift)
+{
+    if (n < 1 || c < 1 || spatial < 1) {
+        return;
+    }
+    const float mx = odtc_scale_max(w_scale, c);
+    const float p2 = (float)((int32_t)1 << (shift < 0 ? 0 : (shift > 30 ? 30 : shift)));
+    const int32_t ze = *e_zero_point;
+    for (int32_t ni = 0; ni < n; ++ni) {
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const float f = (w_scale[ch] / mx) * p2;
+            const size_t at = ((size_t)ni * (size_t)c + (size_t)ch) * (size_t)spatial;
+            if (e_storage == ODTC_S8) {
+                qrescale_plane(e, ODTC_S8, at, spatial, ze, f, y);
+            } else if (e_storage == ODTC_U8) {
+                qrescale_plane(e, ODTC_U8, at, spatial, ze, f, y);
+            } else {
+                qrescale_plane(e, ODTC_S16, at, spatial, ze, f, y);
+            }
+        }
+    }
 }
 
 /* ---- residual add and global average pool ---------------------------------------------- */
@@ -631,7 +765,7 @@ static void qconv2d_acc_stream(const void *x, int32_t is_u8, const int32_t *x_ze
         for (int32_t oc = 0; oc < o; ++oc) {
             /* filter oc sees its group's ci input channels: a groups-1 conv of those */
             const void *xg = xn + (size_t)(oc / og) * gsize;
-            qconv2d_acc(xg, is_u8, x_zero_point, w + (size_t)oc * wsize, w_zero_point,
+            qconv2d_acc(xg, is_u8, x_zero_point, w + (size_t)oc * wsize, w_zero_point, 0,
                         bias != NULL ? bias + oc : NULL, acc_scale, plane, acc_scratch, 1, ci, h, w_, 1, kh, kw,
                         stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, 1);
             odtc_acc_stream_plane(&sink, plane, spatial, ((size_t)ni * (size_t)o + (size_t)oc) * spatial);
@@ -735,7 +869,7 @@ static void qconv2d_pw_dw_stream(const void *x, int32_t is_u8, const int32_t *x_
     for (int32_t ni = 0; ni < n; ++ni) {
         const int8_t *xn = (const int8_t *)x + (size_t)ni * xsize;
         for (int32_t ch = 0; ch < e; ++ch) {
-            qconv2d_acc(xn, is_u8, x_zero_point, w1 + (size_t)ch * w1size, w1_zero_point,
+            qconv2d_acc(xn, is_u8, x_zero_point, w1 + (size_t)ch * w1size, w1_zero_point, 0,
                         b1 != NULL ? b1 + ch : NULL, acc1_scale, plane1, acc1_scratch, 1, c, h, w_, 1, kh1, kw1,
                         stride1_h, stride1_w, pad1_top, pad1_left, pad1_bottom, pad1_right, 1);
             if (act1 == 2) {
@@ -744,7 +878,7 @@ static void qconv2d_pw_dw_stream(const void *x, int32_t is_u8, const int32_t *x_
                 odtc_acc_relu(plane1, plane1, hsize);
             }
             odtc_requantize_acc(plane1, hplane, h_storage, hsize, acc1_scale, h_scale, h_zero_point);
-            qconv2d_acc(hplane, h_is_u8, h_zero_point, w2 + (size_t)ch * w2size, w2_zero_point,
+            qconv2d_acc(hplane, h_is_u8, h_zero_point, w2 + (size_t)ch * w2size, w2_zero_point, 0,
                         b2 != NULL ? b2 + ch : NULL, acc2_scale, plane2, acc2_scratch, 1, 1, h1, w1n, 1, kh2, kw2,
                         stride2_h, stride2_w, pad2_top, pad2_left, pad2_bottom, pad2_right, 1);
             odtc_acc_stream_plane(&sink, plane2, spatial, ((size_t)ni * (size_t)e + (size_t)ch) * spatial);
@@ -1177,14 +1311,25 @@ float odtc_update_q16_factor(float lr, const float *g_scale, const float *w_scal
 }
 
 void odtc_fused_update_init(odtc_fused_update *f, int8_t *w, int32_t *row_range, const float *g_scale,
-                            const float *w_scale, const int32_t *w_zero_point, const int32_t *step, size_t row_len,
-                            float lr, int32_t rounding, int32_t seed)
+                            const float *w_scale, const int32_t *w_zero_point, int32_t w_per_channel,
+                            const int32_t *step, size_t row_len, float lr, int32_t rounding, int32_t seed)
 {
     f->w = w;
     f->row_range = row_range;
     f->row_len = row_len;
-    f->c16 = odtc_update_q16_factor(lr, g_scale, w_scale);
-    f->zw = *w_zero_point;
+    f->lr = lr;
+    f->g_scale = *g_scale;
+    if (w_per_channel) { /* c16 and zw per row, in odtc_fused_update_row */
+        f->w_scale = w_scale;
+        f->w_zero_point = w_zero_point;
+        f->c16 = 0.0f;
+        f->zw = 0;
+    } else {
+        f->w_scale = NULL;
+        f->w_zero_point = NULL;
+        f->c16 = odtc_update_q16_factor(lr, g_scale, w_scale);
+        f->zw = *w_zero_point;
+    }
     f->stochastic = rounding == ODTC_ROUND_STOCHASTIC;
     f->base = fqt_stream_base(seed, step != NULL ? *step : 0);
 }
@@ -1195,8 +1340,12 @@ void odtc_fused_update_row(const odtc_fused_update *f, int32_t oc, const int32_t
 {
     int8_t *w = f->w + (size_t)oc * f->row_len;
     const uint32_t first = (uint32_t)((size_t)oc * f->row_len);
-    const int32_t zw = f->zw;
-    const float c16 = f->c16;
+    int32_t zw = f->zw;
+    float c16 = f->c16;
+    if (f->w_scale != NULL) { /* per-channel weights: row oc's own grid */
+        c16 = odtc_update_q16_factor(f->lr, &f->g_scale, &f->w_scale[oc]);
+        zw = f->w_zero_point[oc];
+    }
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     for (size_t j = 0; j < f->row_len; ++j) {
         const int32_t big = fqt_q16((float)g[j] * c16);
@@ -1252,65 +1401,74 @@ static ODTC_ALWAYS_INLINE void qdense_grad_weight_sgd(const void *x, int32_t is_
 
 void odtc_qdense_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                    int32_t rounding, int32_t seed)
+                                    const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                    int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                    const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                    float lr, int32_t rounding, int32_t seed)
 {
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, w_per_channel, step, (size_t)k, lr,
+                           rounding, seed);
     qdense_grad_weight_sgd(x, 0, x_zero_point, e, 0, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
 void odtc_qdense_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                     const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                    const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                    const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                    int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                    int32_t rounding, int32_t seed)
+                                    const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                    int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                    const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                    float lr, int32_t rounding, int32_t seed)
 {
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, w_per_channel, step, (size_t)k, lr,
+                           rounding, seed);
     qdense_grad_weight_sgd(x, 1, x_zero_point, e, 0, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
 void odtc_qdense_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                        int32_t rounding, int32_t seed)
+                                        const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                        int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                        const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                        float lr, int32_t rounding, int32_t seed)
 {
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, w_per_channel, step, (size_t)k, lr,
+                           rounding, seed);
     qdense_grad_weight_sgd(x, 0, x_zero_point, e, 1, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
 void odtc_qdense_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                        const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                        const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                        int32_t *scratch, int32_t n, int32_t k, int32_t o, float lr,
-                                        int32_t rounding, int32_t seed)
+                                        const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                        int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                        const int32_t *step, int32_t *scratch, int32_t n, int32_t k, int32_t o,
+                                        float lr, int32_t rounding, int32_t seed)
 {
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, (size_t)k, lr, rounding, seed);
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, w_per_channel, step, (size_t)k, lr,
+                           rounding, seed);
     qdense_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, &f, select, select_count, scratch, n, k, o);
 }
 
 /* The fused conv2d step; e16 == 0: int8 errors through odtc_conv2d_{s8,u8}_grad_weight (its
  * DSP path included), else int16 errors through odtc_conv2d_q8_s16_grad_weight (portable). */
-static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(
-    const void *x, int32_t is_u8, const int32_t *x_zero_point, const void *e, int32_t e16,
-    const int32_t *e_zero_point, const float *g_scale, const float *w_scale, const int32_t *w_zero_point, int8_t *w,
-    int32_t *row_range, const int32_t *select, const int32_t *select_count, const int32_t *step, int32_t *scratch,
-    int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
-    int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-    float lr, int32_t rounding, int32_t seed)
+static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point,
+                                                       const void *e, int32_t e16, const int32_t *e_zero_point,
+                                                       const float *g_scale, const float *w_scale,
+                                                       const int32_t *w_zero_point, int32_t w_per_channel,
+                                                       int8_t *w, int32_t *row_range, const int32_t *select,
+                                                       const int32_t *select_count, const int32_t *step,
+                                                       int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                                       int32_t w_, int32_t o, int32_t kh, int32_t kw,
+                                                       int32_t stride_h, int32_t stride_w, int32_t pad_top,
+                                                       int32_t pad_left, int32_t pad_bottom, int32_t pad_right,
+                                                       int32_t groups, float lr, int32_t rounding, int32_t seed)
 {
     const size_t row_len = (size_t)(c / groups) * (size_t)kh * (size_t)kw;
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step, row_len, lr, rounding, seed);
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, w_per_channel, step, row_len, lr,
+                           rounding, seed);
     const int32_t kk = fqt_selected(select, select_count, o);
     for (int32_t r = 0; r < kk; ++r) {
         const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
@@ -1333,58 +1491,60 @@ static ODTC_ALWAYS_INLINE void qconv2d_grad_weight_sgd(
 
 void odtc_qconv2d_grad_weight_sgd_s8(const int8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                      const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                     float lr, int32_t rounding, int32_t seed)
+                                     const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                     int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                     const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                     int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                     int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                     int32_t pad_right, int32_t groups, float lr, int32_t rounding, int32_t seed)
 {
-    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
-                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
-                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w_per_channel,
+                            w, row_range, select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h,
+                            stride_w, pad_top, pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_point, const int8_t *e,
                                      const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                     const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                     const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                     int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                     int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                     float lr, int32_t rounding, int32_t seed)
+                                     const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                     int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                     const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                     int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                     int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                     int32_t pad_right, int32_t groups, float lr, int32_t rounding, int32_t seed)
 {
-    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
-                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
-                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 0, e_zero_point, g_scale, w_scale, w_zero_point, w_per_channel,
+                            w, row_range, select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h,
+                            stride_w, pad_top, pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 void odtc_qconv2d_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                          const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                         float lr, int32_t rounding, int32_t seed)
+                                         const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                         int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                         const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                         int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                         int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                         int32_t pad_right, int32_t groups, float lr, int32_t rounding,
+                                         int32_t seed)
 {
-    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
-                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
-                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+    qconv2d_grad_weight_sgd(x, 0, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w_per_channel,
+                            w, row_range, select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h,
+                            stride_w, pad_top, pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 void odtc_qconv2d_grad_weight_sgd_u8_e16(const uint8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                          const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
-                                         const int32_t *w_zero_point, int8_t *w, int32_t *row_range,
-                                         const int32_t *select, const int32_t *select_count, const int32_t *step,
-                                         int32_t *scratch, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
-                                         int32_t kh, int32_t kw, int32_t stride_h, int32_t stride_w, int32_t pad_top,
-                                         int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups,
-                                         float lr, int32_t rounding, int32_t seed)
+                                         const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
+                                         int32_t *row_range, const int32_t *select, const int32_t *select_count,
+                                         const int32_t *step, int32_t *scratch, int32_t n, int32_t c, int32_t h,
+                                         int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
+                                         int32_t stride_w, int32_t pad_top, int32_t pad_left, int32_t pad_bottom,
+                                         int32_t pad_right, int32_t groups, float lr, int32_t rounding,
+                                         int32_t seed)
 {
-    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w, row_range,
-                            select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h, stride_w, pad_top,
-                            pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
+    qconv2d_grad_weight_sgd(x, 1, x_zero_point, e, 1, e_zero_point, g_scale, w_scale, w_zero_point, w_per_channel,
+                            w, row_range, select, select_count, step, scratch, n, c, h, w_, o, kh, kw, stride_h,
+                            stride_w, pad_top, pad_left, pad_bottom, pad_right, groups, lr, rounding, seed);
 }
 
 /* rintf of x clamped to +-2^22, NaN -> 0, without a libm call: x + 1.5*2^23 lies in
@@ -1398,11 +1558,73 @@ static ODTC_ALWAYS_INLINE int32_t fqt_round_nearest(float x)
     return (int32_t)((x + 12582912.0f) - 12582912.0f);
 }
 
-void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
-                         float *new_scale, int32_t *new_zero_point, int32_t rows, size_t row_len,
-                         int32_t qmin, int32_t qmax, int32_t symmetric, float headroom, const int32_t *step,
-                         int32_t rounding, int32_t seed)
+/* fqt.regrid_target of the row ranges [lo_i, hi_i] on the grid (s, z): the new grid in
+ * *st, *zt; returns whether to regrid. */
+static int32_t fqt_regrid_target(float s, int32_t z, int32_t lo_i, int32_t hi_i, int32_t qmin, int32_t qmax,
+                                 int32_t symmetric, float headroom, float *st, int32_t *zt)
 {
+    const float lo = s * (float)lo_i;
+    const float hi = s * (float)hi_i;
+    const float lo0 = 0.0f < lo ? 0.0f : lo; /* Python min(lo, 0) */
+    const float hi0 = 0.0f > hi ? 0.0f : hi; /* Python max(hi, 0) */
+    const float m = (hi0 - lo0) * headroom;
+    const float target[2] = {lo0 - m, hi0 + m};
+    fqt_qparams(target, qmin, qmax, symmetric, st, zt);
+    const int32_t expand = lo_i < qmin - z || hi_i > qmax - z;
+    const int32_t shrink = *st < s * 0.5f;
+    return expand || shrink;
+}
+
+/* fqt._reexpress of one row (grid (s, z) -> (st, zt)), its elements at stream indices
+ * first + j; row_range[0..1] becomes the row's [min, max] of (q - zt). */
+static void fqt_reexpress_row(int8_t *wr, size_t row_len, float s, int32_t z, float st, int32_t zt, int32_t qmin,
+                              int32_t qmax, int32_t stochastic, uint32_t base, uint32_t first, int32_t *row_range)
+{
+    int32_t rlo = INT32_MAX, rhi = INT32_MIN;
+    for (size_t j = 0; j < row_len; ++j) {
+        const float d = (s * (float)((int32_t)wr[j] - z)) / st;
+        int32_t q;
+        if (stochastic) {
+            q = ((fqt_q16(d * 65536.0f) + (int32_t)(odtc_hash32(base + first + (uint32_t)j) >> 16)) >> 16) + zt;
+        } else {
+            q = fqt_round_nearest(d) + zt;
+        }
+        q = q < qmin ? qmin : (q > qmax ? qmax : q);
+        wr[j] = (int8_t)q;
+        rlo = q - zt < rlo ? q - zt : rlo;
+        rhi = q - zt > rhi ? q - zt : rhi;
+    }
+    row_range[0] = rlo;
+    row_range[1] = rhi;
+}
+
+void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, const int32_t *zero_point,
+                         float *new_scale, int32_t *new_zero_point, int32_t per_channel, int32_t rows,
+                         size_t row_len, int32_t qmin, int32_t qmax, int32_t symmetric, float headroom,
+                         const int32_t *step, int32_t rounding, int32_t seed)
+{
+    /* stochastic: unbiased re-expression (fqt.py says why), on a stream of its own */
+    const int32_t stochastic = rounding == ODTC_ROUND_STOCHASTIC;
+    const uint32_t base = odtc_hash32(fqt_stream_base(seed, step != NULL ? *step : 0) ^ 0x85EBCA6Bu);
+    float st;
+    int32_t zt;
+    if (per_channel) { /* each row keeps or replaces its own grid */
+        for (int32_t r = 0; r < rows; ++r) {
+            const float s = scale[r]; /* read before new_scale[r] is written (they may alias) */
+            const int32_t z = zero_point[r];
+            int32_t *rr = row_range + 2 * (size_t)r;
+            if (fqt_regrid_target(s, z, rr[0], rr[1], qmin, qmax, symmetric, headroom, &st, &zt)) {
+                fqt_reexpress_row(w + (size_t)r * row_len, row_len, s, z, st, zt, qmin, qmax, stochastic, base,
+                                  (uint32_t)((size_t)r * row_len), rr);
+                new_scale[r] = st;
+                new_zero_point[r] = zt;
+            } else {
+                new_scale[r] = s;
+                new_zero_point[r] = z;
+            }
+        }
+        return;
+    }
     const float s = *scale;
     const int32_t z = *zero_point;
     int32_t lo_i = row_range[0], hi_i = row_range[1];
@@ -1410,44 +1632,14 @@ void odtc_qweight_regrid(int8_t *w, int32_t *row_range, const float *scale, cons
         lo_i = row_range[2 * (size_t)r] < lo_i ? row_range[2 * (size_t)r] : lo_i;
         hi_i = row_range[2 * (size_t)r + 1] > hi_i ? row_range[2 * (size_t)r + 1] : hi_i;
     }
-    const float lo = s * (float)lo_i;
-    const float hi = s * (float)hi_i;
-    const float lo0 = 0.0f < lo ? 0.0f : lo; /* Python min(lo, 0) */
-    const float hi0 = 0.0f > hi ? 0.0f : hi; /* Python max(hi, 0) */
-    const float m = (hi0 - lo0) * headroom;
-    const float target[2] = {lo0 - m, hi0 + m};
-    float st;
-    int32_t zt;
-    fqt_qparams(target, qmin, qmax, symmetric, &st, &zt);
-    const int32_t expand = lo_i < qmin - z || hi_i > qmax - z;
-    const int32_t shrink = st < s * 0.5f;
-    if (!expand && !shrink) {
+    if (!fqt_regrid_target(s, z, lo_i, hi_i, qmin, qmax, symmetric, headroom, &st, &zt)) {
         *new_scale = s;
         *new_zero_point = z;
         return;
     }
-    /* stochastic: unbiased re-expression (fqt.py says why), on a stream of its own */
-    const int32_t stochastic = rounding == ODTC_ROUND_STOCHASTIC;
-    const uint32_t base = odtc_hash32(fqt_stream_base(seed, step != NULL ? *step : 0) ^ 0x85EBCA6Bu);
     for (int32_t r = 0; r < rows; ++r) {
-        int8_t *wr = w + (size_t)r * row_len;
-        int32_t rlo = INT32_MAX, rhi = INT32_MIN;
-        for (size_t j = 0; j < row_len; ++j) {
-            const float d = (s * (float)((int32_t)wr[j] - z)) / st;
-            int32_t q;
-            if (stochastic) {
-                const uint32_t i = (uint32_t)((size_t)r * row_len + j);
-                q = ((fqt_q16(d * 65536.0f) + (int32_t)(odtc_hash32(base + i) >> 16)) >> 16) + zt;
-            } else {
-                q = fqt_round_nearest(d) + zt;
-            }
-            q = q < qmin ? qmin : (q > qmax ? qmax : q);
-            wr[j] = (int8_t)q;
-            rlo = q - zt < rlo ? q - zt : rlo;
-            rhi = q - zt > rhi ? q - zt : rhi;
-        }
-        row_range[2 * (size_t)r] = rlo;
-        row_range[2 * (size_t)r + 1] = rhi;
+        fqt_reexpress_row(w + (size_t)r * row_len, row_len, s, z, st, zt, qmin, qmax, stochastic, base,
+                          (uint32_t)((size_t)r * row_len), row_range + 2 * (size_t)r);
     }
     *new_scale = st;
     *new_zero_point = zt;

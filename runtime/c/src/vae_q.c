@@ -209,7 +209,7 @@ static ODTC_ALWAYS_INLINE void vaeq_conv_transpose2d_grad_weight_sgd(
     int32_t pad_left, float lr, int32_t rounding, int32_t seed)
 {
     odtc_fused_update f;
-    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, step,
+    odtc_fused_update_init(&f, w, row_range, g_scale, w_scale, w_zero_point, 0, step,
                            (size_t)c_out * (size_t)kh * (size_t)kw, lr, rounding, seed);
     for (int32_t ci = 0; ci < c_in; ++ci) {
         vaeq_conv_transpose2d_grad_weight_row(x, is_u8, x_zero_point, e, e_zero_point, scratch, ci, n, c_in, h, w_,

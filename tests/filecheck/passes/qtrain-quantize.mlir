@@ -14,13 +14,13 @@
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{headroom=2.0}' | filecheck %s --check-prefix=HEADROOM
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{scheme=u7}' | filecheck %s --check-prefix=SCHEME
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{errors=int16 update=requantize}' | filecheck %s --check-prefix=INT16
-// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{weights=per-channel}' | filecheck %s --check-prefix=PERCH
+// RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff,qtrain-prune-frozen-backward,qtrain-quantize{weights=per-channel update=requantize}' | filecheck %s --check-prefix=PERCH
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-quantize' | filecheck %s --check-prefix=ALONE
 // RUN: odtc-opt %s --split-input-file --verify-diagnostics -p 'qtrain-autodiff{optimizer=momentum},qtrain-prune-frozen-backward,qtrain-quantize' | filecheck %s --check-prefix=MOMENTUM
 
 // SCHEME: qtrain-quantize: unknown scheme 'u7' (expected one of: u8-asym, s8-sym)
 // INT16: qtrain-quantize: errors=int16 needs update=fused (the int16-error kernels are the fused row-by-row update's)
-// PERCH: qtrain-quantize: weights=per-channel is not implemented: the int8 grad-input sums over output channels with different scales; use per-tensor
+// PERCH: qtrain-quantize: weights=per-channel needs update=fused and errors=int8 (got update=requantize, errors=int8): the per-row grids are kept by the fused update, and the input gradient puts int8 errors on one int16 scale (qtrain.qrescale_channels)
 // ALONE: qtrain-quantize: no @train_step: run qtrain-autodiff first
 // UPDATE: qtrain-quantize: unknown update 'later' (expected fused or requantize)
 // FUSEDF32: qtrain-quantize: update=fused computes the weight gradient from integer errors; with errors=f32 use update=requantize

@@ -23,7 +23,7 @@
 //
 // A qtrain.scale that does not name an f32 scalar state is refused.
 // RUN: sed 's/qtrain.scale = @fc.weight.scale/qtrain.scale = @step/' %s | not odtc-opt -p 'qtrain-bufferize,qtrain-plan-buffers,convert-qtrain-to-c' 2>&1 | filecheck %s --match-full-lines --check-prefix=BADSCALE
-// BADSCALE: odtc-opt: error: convert-qtrain-to-c: @fc.weight: qtrain.scale must name a qtrain.state of type tensor<f32>, got @step
+// BADSCALE: odtc-opt: error: convert-qtrain-to-c: @fc.weight: qtrain.scale must name a qtrain.state of type tensor<f32> (or tensor<4xf32>, one per row), got @step
 
 qtrain.param @fc.weight trainable : tensor<4x3x!qtrain.q<si8, asym>> = dense<[[1, -2, 3], [4, 5, -6], [7, -8, 9], [-10, 11, 12]]> : tensor<4x3xi8> {qtrain.scale = @fc.weight.scale, qtrain.zero_point = @fc.weight.zero_point}
 qtrain.param @fc.bias frozen : tensor<4xf32> = dense<5.000000e-01> : tensor<4xf32>
@@ -61,7 +61,7 @@ func.func @train_step(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %e: tensor<2x4x!qtra
 // IR:      "ckern.global"() <{source_name = "fc.weight", ctype = "int8_t", shape = array<i64: 4, 3>, init = {{.*}}, kind = "trainable", param_index = 0 : i64, sym_name = "p0"}> {ckern.scale = "s0", ckern.zero_point = "s1"} : () -> ()
 // IR-LABEL: "ckern.func"() <{sym_name = "odtc_train_step", arena_bytes = 112 : i64}> ({
 // IR-NEXT:  "ckern.call"() <{callee = "odtc_scale_mul", args = [#ckern.ref<"global", "s2", #builtin.int<0>, "float">, #ckern.ref<"global", "s0", #builtin.int<0>, "float">], result = #ckern.ref<"arena", "", #builtin.int<56>, "float">}> : () -> ()
-// IR-NEXT:  "ckern.call"() <{callee = "odtc_qdense_acc_u8", args = [#ckern.ref<"arg", "input", #builtin.int<0>, "uint8_t">, #ckern.ref<"global", "s3", #builtin.int<0>, "int32_t">, #ckern.ref<"global", "p0", #builtin.int<0>, "int8_t">, #ckern.ref<"global", "s1", #builtin.int<0>, "int32_t">, #ckern.ref<"global", "p1", #builtin.int<0>, "float">, #ckern.ref<"arena", "", #builtin.int<56>, "float">, #ckern.ref<"arena", "", #builtin.int<0>, "int32_t">, #ckern.ref<"arena", "", #builtin.int<32>, "int32_t">, 2 : i32, 3 : i32, 4 : i32]}> : () -> ()
+// IR-NEXT:  "ckern.call"() <{callee = "odtc_qdense_acc_u8", args = [#ckern.ref<"arg", "input", #builtin.int<0>, "uint8_t">, #ckern.ref<"global", "s3", #builtin.int<0>, "int32_t">, #ckern.ref<"global", "p0", #builtin.int<0>, "int8_t">, #ckern.ref<"global", "s1", #builtin.int<0>, "int32_t">, 0 : i32, #ckern.ref<"global", "p1", #builtin.int<0>, "float">, #ckern.ref<"arena", "", #builtin.int<56>, "float">, #ckern.ref<"arena", "", #builtin.int<0>, "int32_t">, #ckern.ref<"arena", "", #builtin.int<32>, "int32_t">, 2 : i32, 3 : i32, 4 : i32]}> : () -> ()
 // IR-NEXT:  "ckern.call"() <{callee = "odtc_minmax_acc", args = [#ckern.ref<"arena", "", #builtin.int<0>, "int32_t">, #ckern.ref<"arena", "", #builtin.int<56>, "float">, #ckern.ref<"arena", "", #builtin.int<32>, "float">, 8 : i32]}> : () -> ()
 // IR-NEXT:  "ckern.call"() <{callee = "odtc_ema_range", args = [#ckern.ref<"global", "s4", #builtin.int<0>, "float">, #ckern.ref<"arena", "", #builtin.int<32>, "float">, #ckern.ref<"arena", "", #builtin.int<40>, "float">, 1.000000e-01 : f32]}> : () -> ()
 // IR-NEXT:  "ckern.copy"() <{dst = #ckern.ref<"global", "s4", #builtin.int<0>, "float">, src = #ckern.ref<"arena", "", #builtin.int<40>, "float">, bytes = 8 : i64}> : () -> ()
@@ -80,7 +80,7 @@ func.func @train_step(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %e: tensor<2x4x!qtra
 // C-NEXT:      const uint8_t *input = (const uint8_t *)input_;
 // C-NEXT:      const int8_t *target = (const int8_t *)target_;
 // C-NEXT:      *ODTC_ARENA(float, 56) = odtc_scale_mul(s2, s0);
-// C-NEXT:      odtc_qdense_acc_u8(input, s3, p0, s1, p1, ODTC_ARENA(float, 56), ODTC_ARENA(int32_t, 0), ODTC_ARENA(int32_t, 32), 2, 3, 4);
+// C-NEXT:      odtc_qdense_acc_u8(input, s3, p0, s1, 0, p1, ODTC_ARENA(float, 56), ODTC_ARENA(int32_t, 0), ODTC_ARENA(int32_t, 32), 2, 3, 4);
 // C-NEXT:      odtc_minmax_acc(ODTC_ARENA(int32_t, 0), ODTC_ARENA(float, 56), ODTC_ARENA(float, 32), 8);
 // C-NEXT:      odtc_ema_range(s4, ODTC_ARENA(float, 32), ODTC_ARENA(float, 40), 0x1.99999a0000000p-4f);
 // C-NEXT:      memcpy(s4, ODTC_ARENA(float, 40), 8u);
@@ -108,9 +108,10 @@ func.func @train_step(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %e: tensor<2x4x!qtra
 // C-NEXT:      int32_t storage; /* -1: float, else ODTC_S8 / ODTC_U8 / ODTC_S16 / ODTC_S32 */
 // C-NEXT:      const float *scale;
 // C-NEXT:      const int32_t *zero_point;
+// C-NEXT:      size_t rows; /* 0: per tensor; else one scale / zero-point per row (per-channel weights) */
 // C-NEXT:  } odtc_params[2] = {
-// C-NEXT:      {"fc.weight", p0, p0, 12u, ODTC_S8, s0, s1},
-// C-NEXT:      {"fc.bias", p1, NULL, 4u, -1, odtc_unit_scale, odtc_no_zero_point},
+// C-NEXT:      {"fc.weight", p0, p0, 12u, ODTC_S8, s0, s1, 0u},
+// C-NEXT:      {"fc.bias", p1, NULL, 4u, -1, odtc_unit_scale, odtc_no_zero_point, 0u},
 // C-NEXT:  };
 // C-EMPTY:
 // C-NEXT:  size_t odtc_param_count(void) { return 2u; }
@@ -130,8 +131,18 @@ func.func @train_step(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %e: tensor<2x4x!qtra
 // C-NEXT:          const void *src = (const uint8_t *)odtc_params[i].data + offset * odtc_param_element_bytes(st);
 // C-NEXT:          if (st < 0) {
 // C-NEXT:              memcpy(dst, src, count * sizeof(float));
-// C-NEXT:          } else {
+// C-NEXT:          } else if (odtc_params[i].rows == 0u) {
 // C-NEXT:              odtc_dequantize(src, st, dst, count, 1u, 1u, odtc_params[i].scale, odtc_params[i].zero_point, 0);
+// C-NEXT:          } else { /* per row: the run of each row in [offset, offset + count) with its parameters */
+// C-NEXT:              const size_t row_len = odtc_params[i].numel / odtc_params[i].rows;
+// C-NEXT:              for (size_t done = 0; done < count;) {
+// C-NEXT:                  const size_t row = (offset + done) / row_len;
+// C-NEXT:                  const size_t left = row_len - (offset + done) % row_len;
+// C-NEXT:                  const size_t run = left < count - done ? left : count - done;
+// C-NEXT:                  odtc_dequantize((const uint8_t *)src + done * odtc_param_element_bytes(st), st, dst + done, run,
+// C-NEXT:                                  1u, 1u, odtc_params[i].scale + row, odtc_params[i].zero_point + row, 0);
+// C-NEXT:                  done += run;
+// C-NEXT:              }
 // C-NEXT:          }
 // C-NEXT:      }
 // C-NEXT:  }
@@ -150,8 +161,10 @@ func.func @train_step(%x: tensor<2x3x!qtrain.q<ui8, asym>>, %e: tensor<2x4x!qtra
 // C-NEXT:          if (st < 0) {
 // C-NEXT:              memcpy(odtc_params[i].ram, src, odtc_params[i].numel * sizeof(float));
 // C-NEXT:          } else {
-// C-NEXT:              odtc_quantize(src, odtc_params[i].ram, st, odtc_params[i].numel, 1u, 1u, odtc_params[i].scale,
-// C-NEXT:                            odtc_params[i].zero_point, 0);
+// C-NEXT:              const size_t rows = odtc_params[i].rows;
+// C-NEXT:              odtc_quantize(src, odtc_params[i].ram, st, 1u, rows ? rows : odtc_params[i].numel,
+// C-NEXT:                            rows ? odtc_params[i].numel / rows : 1u, odtc_params[i].scale,
+// C-NEXT:                            odtc_params[i].zero_point, rows != 0u);
 // C-NEXT:          }
 // C-NEXT:      }
 // C-NEXT:  }

@@ -137,7 +137,7 @@ func.func @forward(%x: tensor<1x2x5x3xf32>) -> tensor<1x2x5x3xf32> {
 // U8-NEXT:  *ODTC_ARENA(int32_t, 0) = odtc_range_zero_point(ODTC_ARENA(float, 16), 0, 255, 0);
 // U8-NEXT:  odtc_quantize(ODTC_ARENA(float, 8), ODTC_ARENA(uint8_t, 256), 1, 2, 1, 1, ODTC_ARENA(float, 280), ODTC_ARENA(int32_t, 0), 0);
 // U8-NEXT:  *ODTC_ARENA(float, 88) = odtc_scale_mul(ODTC_ARENA(float, 280), s4);
-// U8-NEXT:  odtc_qdense_acc_u8(ODTC_ARENA(uint8_t, 256), ODTC_ARENA(int32_t, 0), p4, s5, p5, ODTC_ARENA(float, 88), ODTC_ARENA(int32_t, 136), ODTC_ARENA(int32_t, 8), 1, 2, 18);
+// U8-NEXT:  odtc_qdense_acc_u8(ODTC_ARENA(uint8_t, 256), ODTC_ARENA(int32_t, 0), p4, s5, 0, p5, ODTC_ARENA(float, 88), ODTC_ARENA(int32_t, 136), ODTC_ARENA(int32_t, 8), 1, 2, 18);
 // U8-NEXT:  odtc_acc_relu(ODTC_ARENA(int32_t, 136), ODTC_ARENA(int32_t, 136), 18);
 // U8:       odtc_requantize_acc(ODTC_ARENA(int32_t, 136), ODTC_ARENA(uint8_t, 336), 1, 18, ODTC_ARENA(float, 88), ODTC_ARENA(float, 368), ODTC_ARENA(int32_t, 288));
 // U8-NEXT:  *ODTC_ARENA(float, 80) = odtc_scale_mul(ODTC_ARENA(float, 368), s1);
@@ -157,7 +157,7 @@ func.func @forward(%x: tensor<1x2x5x3xf32>) -> tensor<1x2x5x3xf32> {
 // U8:       odtc_qgrad_bias(ODTC_ARENA(int8_t, 80), 0, ODTC_ARENA(float, 112), ODTC_ARENA(int32_t, 16), ODTC_ARENA(float, 24), 1, 2, 15);
 // U8-NEXT:  odtc_sgd_update_f32(p7, ODTC_ARENA(float, 24), NULL, NULL, 2, 1, 0, 1, 0x1.0000000000000p-1f);
 // U8:       odtc_qconv_transpose2d_grad_weight_sgd_u8(ODTC_ARENA(uint8_t, 336), ODTC_ARENA(int32_t, 288), ODTC_ARENA(int8_t, 80), ODTC_ARENA(int32_t, 16), ODTC_ARENA(float, 8), s1, s2, p6, s3, s24, ODTC_ARENA(int32_t, 24), 1, 3, 2, 3, 2, 3, 2, 5, 3, 2, 1, 1, 0, 0x1.0000000000000p-1f, 1, 0);
-// U8-NEXT:  odtc_qweight_regrid(p6, s3, s1, s2, s1, s2, 3, 12, -128, 127, 0, 0x0.0p+0f, s24, 1, 0);
+// U8-NEXT:  odtc_qweight_regrid(p6, s3, s1, s2, s1, s2, 0, 3, 12, -128, 127, 0, 0x0.0p+0f, s24, 1, 0);
 // U8:       odtc_reparameterize_f32_grad_logvar(ODTC_ARENA(float, 72), ODTC_ARENA(float, 264), ODTC_ARENA(float, 0), 2, 7, (*s0));
 // U8-NEXT:  odtc_counter_step(s0, 2147483647);
 // U8:       odtc_counter_step(s24, 2147483647);

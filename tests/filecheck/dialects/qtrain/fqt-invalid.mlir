@@ -378,7 +378,7 @@ func.func @fused_float_param(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i3
   "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %z) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<i32>) -> ()
   func.return
 }
-// CHECK: qtrain.qdense_grad_weight_sgd: @w must be an 8-bit per-tensor quantized parameter, got tensor<4x3xf32>
+// CHECK: qtrain.qdense_grad_weight_sgd: @w must be an 8-bit per-tensor or per-row (axis 0) quantized parameter, got tensor<4x3xf32>
 
 // -----
 
@@ -642,3 +642,112 @@ func.func @f(%x: tensor<1x2x4x4x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %w1: ten
   func.return %r : tensor<2xf32>
 }
 // CHECK: qtrain.qconv2d_pw_dw_stream: act1 must be one of none, relu, relu6, got 'gelu'
+
+// ==== per-channel weights (qtrain-quantize weights=per-channel) ================================
+
+// -----
+
+func.func @scale_mul_rank2(%a: tensor<f32>, %b: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %s = qtrain.scale_mul %a, %b : (tensor<f32>, tensor<2x2xf32>) -> tensor<2x2xf32>
+  func.return %s : tensor<2x2xf32>
+}
+// CHECK: qtrain.scale_mul: rhs must be tensor<f32> or a per-channel tensor<Cxf32>, got tensor<2x2xf32>
+
+// -----
+
+func.func @scale_mul_result(%a: tensor<f32>, %b: tensor<3xf32>) -> tensor<f32> {
+  %s = qtrain.scale_mul %a, %b : (tensor<f32>, tensor<3xf32>) -> tensor<f32>
+  func.return %s : tensor<f32>
+}
+// CHECK: qtrain.scale_mul: result type must equal the rhs type tensor<3xf32>, got tensor<f32>
+
+// -----
+
+func.func @scale_max_scalar(%a: tensor<f32>) -> tensor<f32> {
+  %s = qtrain.scale_max %a : (tensor<f32>) -> tensor<f32>
+  func.return %s : tensor<f32>
+}
+// CHECK: qtrain.scale_max: input must be per-channel scales tensor<Cxf32>, got tensor<f32>
+
+// -----
+
+func.func @minmax_channels(%acc: tensor<1x4x!qtrain.q<si32, sym>>, %s: tensor<3xf32>) -> tensor<2xf32> {
+  %r = qtrain.minmax %acc scale %s : (tensor<1x4x!qtrain.q<si32, sym>>, tensor<3xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: qtrain.minmax: scale must be tensor<f32> or tensor<4xf32> (one per channel), got tensor<3xf32>
+
+// -----
+
+func.func @acc_per_channel_zp(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x3x!qtrain.q<si8, asym, axis 0>>, %zw: tensor<i32>) -> tensor<1x4x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qdense_acc"(%x, %zx, %w, %zw) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x3x!qtrain.q<si8, asym, axis 0>>, tensor<i32>) -> tensor<1x4x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x4x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_acc: weight zero-point of per-channel weights must be tensor<4xi32> (one per channel), got tensor<i32>
+
+// -----
+
+func.func @acc_axis1(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x3x!qtrain.q<si8, asym, axis 1>>, %zw: tensor<3xi32>) -> tensor<1x4x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qdense_acc"(%x, %zx, %w, %zw) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x3x!qtrain.q<si8, asym, axis 1>>, tensor<3xi32>) -> tensor<1x4x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x4x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_acc: weight must be quantized per tensor or per output channel (axis 0), got !qtrain.q<si8, asym, axis 1>
+
+// -----
+
+func.func @acc_bias_scale(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %zx: tensor<i32>, %w: tensor<4x3x!qtrain.q<si8, asym, axis 0>>, %zw: tensor<4xi32>, %b: tensor<4xf32>, %s: tensor<3xf32>) -> tensor<1x4x!qtrain.q<si32, sym>> {
+  %a = "qtrain.qdense_acc"(%x, %zx, %w, %zw, %b, %s) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<4x3x!qtrain.q<si8, asym, axis 0>>, tensor<4xi32>, tensor<4xf32>, tensor<3xf32>) -> tensor<1x4x!qtrain.q<si32, sym>>
+  func.return %a : tensor<1x4x!qtrain.q<si32, sym>>
+}
+// CHECK: qtrain.qdense_acc: accumulator scale of per-channel weights must be tensor<4xf32> (one per channel), got tensor<3xf32>
+
+// -----
+
+func.func @rescale_scales(%e: tensor<1x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %s: tensor<3xf32>) -> tensor<1x4x!qtrain.q<si16, sym>> {
+  %y = qtrain.qrescale_channels %e[%z], %s shift 7 : (tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<3xf32>) -> tensor<1x4x!qtrain.q<si16, sym>>
+  func.return %y : tensor<1x4x!qtrain.q<si16, sym>>
+}
+// CHECK: qtrain.qrescale_channels: weight scale must be the 4 per-channel scales tensor<4xf32>, got tensor<3xf32>
+
+// -----
+
+func.func @rescale_result(%e: tensor<1x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %s: tensor<4xf32>) -> tensor<1x4x!qtrain.q<si16, asym>> {
+  %y = qtrain.qrescale_channels %e[%z], %s shift 7 : (tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4xf32>) -> tensor<1x4x!qtrain.q<si16, asym>>
+  func.return %y : tensor<1x4x!qtrain.q<si16, asym>>
+}
+// CHECK: qtrain.qrescale_channels: result must be !qtrain.q<si16, sym> per tensor, got !qtrain.q<si16, asym>
+
+// -----
+
+func.func @rescale_shift(%e: tensor<1x4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %s: tensor<4xf32>) -> tensor<1x4x!qtrain.q<si16, sym>> {
+  %y = qtrain.qrescale_channels %e[%z], %s shift 16 : (tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4xf32>) -> tensor<1x4x!qtrain.q<si16, sym>>
+  func.return %y : tensor<1x4x!qtrain.q<si16, sym>>
+}
+// CHECK: qtrain.qrescale_channels: shift must be in [0, 15], got 16
+
+// -----
+
+func.func @rescale_rank1(%e: tensor<4x!qtrain.q<si8, asym>>, %z: tensor<i32>, %s: tensor<4xf32>) -> tensor<4x!qtrain.q<si16, sym>> {
+  %y = qtrain.qrescale_channels %e[%z], %s shift 7 : (tensor<4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<4xf32>) -> tensor<4x!qtrain.q<si16, sym>>
+  func.return %y : tensor<4x!qtrain.q<si16, sym>>
+}
+// CHECK: qtrain.qrescale_channels: input must have channels on axis 1, got shape [4]
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym, axis 0>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+func.func @fused_per_row_scale(%x: tensor<1x3x!qtrain.q<ui8, asym>>, %z: tensor<i32>, %e: tensor<1x4x!qtrain.q<si8, asym>>, %s: tensor<f32>, %zw: tensor<4xi32>) {
+  "qtrain.qdense_grad_weight_sgd"(%x, %z, %e, %z, %s, %s, %zw) <{param = @w, row_range = @w.row_range, lr = 1.000000e-02 : f64, rounding = "nearest", seed = 0 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>}> : (tensor<1x3x!qtrain.q<ui8, asym>>, tensor<i32>, tensor<1x4x!qtrain.q<si8, asym>>, tensor<i32>, tensor<f32>, tensor<f32>, tensor<4xi32>) -> ()
+  func.return
+}
+// CHECK: qtrain.qdense_grad_weight_sgd: weight scale of per-channel weights must be tensor<4xf32> (one per channel), got tensor<f32>
+
+// -----
+
+qtrain.param @w trainable : tensor<4x3x!qtrain.q<si8, asym, axis 0>> = dense<1> : tensor<4x3xi8>
+qtrain.state @w.row_range : tensor<4x2xi32> = dense<0> : tensor<4x2xi32>
+qtrain.state @w.scale : tensor<f32> = dense<1.0> : tensor<f32>
+qtrain.state @w.zero_point : tensor<4xi32> = dense<0> : tensor<4xi32>
+qtrain.qweight_regrid @w rows @w.row_range scale @w.scale zero_point @w.zero_point headroom 0.000000e+00 rounding "nearest" seed 0
+// CHECK: qtrain.qweight_regrid: scale @w.scale must be a qtrain.state of type tensor<4xf32> (one per row of the per-channel @w)
