@@ -10,6 +10,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from odtc.runtime import kernels as _kernels
+
+KERNELS_SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
+"""Set in the subprocess of `rerun_under_sanitizers`: the kernel libraries are built with ASan/UBSan."""
+
+
+# The runtime library the ctypes kernel tests (test_fqt_kernels*.py) load: built once per
+# session, portable and with the DSP algorithms on C models of the instructions.
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("odtc_fqt_kernels")
+
+
+@pytest.fixture(scope="session")
+def portable(build_dir: Path) -> _kernels.Kernels:
+    return _kernels.load(_kernels.build_shared(build_dir / "libodtc_fqt.so", sanitize=KERNELS_SANITIZED))
+
+
+@pytest.fixture(scope="session")
+def dsp(build_dir: Path) -> _kernels.Kernels:
+    return _kernels.load(_kernels.build_shared(build_dir / "libodtc_fqt_dsp.so", sanitize=KERNELS_SANITIZED,
+                                               defines=["ODTC_EMULATE_DSP"]))
+
+
+@pytest.fixture(params=["portable", "dsp"])
+def lib(request: pytest.FixtureRequest) -> _kernels.Kernels:
+    return request.getfixturevalue(request.param)
+
 
 def rerun_under_sanitizers(test_file: str, select: str) -> None:
     """Run the tests of `test_file` matching `-k select` again against an ASan/UBSan build of

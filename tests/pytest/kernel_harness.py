@@ -16,7 +16,11 @@ from numpy.typing import NDArray
 from odtc.runtime import emulator
 from odtc.runtime import kernels as K
 
-S8, U8 = 0, 1  # runtime/c storage codes (ODTC_S8, ODTC_U8)
+S8, U8, S16 = 0, 1, 2  # runtime/c storage codes (ODTC_S8, ODTC_U8, ODTC_S16)
+ROUND = {"nearest": 0, "stochastic": 1}  # ODTC_ROUND_NEAREST / ODTC_ROUND_STOCHASTIC
+SEEDS = (0, 1, 2, 3)
+I16_MIN, I16_MAX = -32768, 32767
+INT32_LIMIT = 2**31
 GUARD = 16  # sentinel elements after every output buffer
 
 
@@ -66,7 +70,8 @@ def qdata(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> NDArr
 
 
 def storage_of(dtype: Any) -> int:
-    return {np.dtype(np.int8): S8, np.dtype(np.uint8): U8}[np.dtype(dtype)]
+    """The storage code of an int8, uint8 or int16 array's dtype."""
+    return {np.dtype(np.int8): S8, np.dtype(np.uint8): U8, np.dtype(np.int16): S16}[np.dtype(dtype)]
 
 
 def qrange(dtype: Any) -> tuple[int, int]:

@@ -45,22 +45,11 @@ ACT = {"none": 0, "relu": 1, "relu6": 2}
 
 
 @pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_kernels")
-
-
-@pytest.fixture(scope="session")
-def lib(build_dir: Path) -> K.Kernels:
-    """The portable build (sanitized when this file runs inside test_sanitized_build)."""
-    return K.load(K.build_shared(build_dir / "libodtc_kernels.so", sanitize=SANITIZED))
-
-
-@pytest.fixture(scope="session")
-def dsp(build_dir: Path) -> K.Kernels:
-    """The Arm DSP code path compiled on the host against C models of the intrinsics."""
-    return K.load(
-        K.build_shared(build_dir / "libodtc_kernels_dsp.so", sanitize=SANITIZED, defines=["ODTC_EMULATE_DSP"])
-    )
+def lib(portable: K.Kernels) -> K.Kernels:
+    """The portable build (conftest.py; sanitized when this file runs inside
+    test_sanitized_build). `dsp`: the Arm DSP code path compiled on the host against C
+    models of the intrinsics (conftest.py)."""
+    return portable
 
 
 def rng_for(*key: object) -> np.random.Generator:

@@ -22,7 +22,6 @@ Every comparison is BIT-EXACT (floats via their uint32 bit patterns):
 from __future__ import annotations
 
 import ctypes
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ import pytest
 from numpy.typing import NDArray
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType, Signedness, TensorType, f32
 
-from conftest import rerun_under_sanitizers
-from kernel_harness import fl, GUARD, i32, Out, qdata, rng_for, same, selection, storage_of, zero_point
+from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
+from kernel_harness import fl, i32, Out, qdata, rng_for, same, selection, storage_of, zero_point
 from odtc.compiler.api import parse_module, run_pipeline
 from odtc.compiler.build import write_build
 from odtc.compiler.emit_c import NUMPY
@@ -50,7 +49,7 @@ from odtc.runtime.interpreter import init_state, run_function
 # The edge cases make numpy warn (x / 0, inf * 0, overflow): expected, not a problem.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
+SANITIZED = KERNELS_SANITIZED
 S8, U8, S16, S32, F32 = 0, 1, 2, 3, 4
 NORM = {"standardize": 0, "qas": 1, "none": 2}
 ROUND = {"nearest": 0, "stochastic": 1}
@@ -60,26 +59,6 @@ SEEDS = (0, 1, 2, 3)
 # ---------------------------------------------------------------------------------------
 # Fixtures and helpers
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_fqt_kernels")
-
-
-@pytest.fixture(scope="session")
-def portable(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt.so", sanitize=SANITIZED))
-
-
-@pytest.fixture(scope="session")
-def dsp(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_dsp.so", sanitize=SANITIZED, defines=["ODTC_EMULATE_DSP"]))
-
-
-@pytest.fixture(params=["portable", "dsp"])
-def lib(request: pytest.FixtureRequest) -> K.Kernels:
-    return request.getfixturevalue(request.param)
 
 
 # ---------------------------------------------------------------------------------------

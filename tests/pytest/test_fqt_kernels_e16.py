@@ -20,16 +20,15 @@ run the layer kernels, and the file runs again against an ASan/UBSan build."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from conftest import rerun_under_sanitizers
-from kernel_harness import fl, i32, Out, qdata, rng_for, same, selection, zero_point
+from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
+from kernel_harness import (I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S16, SEEDS, U8, fl, i32, Out, qdata, rng_for,
+                            same, selection, storage_of, zero_point)
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
 from odtc.runtime import reference as ref
@@ -37,43 +36,13 @@ from odtc.runtime import reference as ref
 # The edge cases make numpy warn (x / 0, inf * 0, overflow): expected, not a problem.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
-S8, U8, S16, S32, F32 = 0, 1, 2, 3, 4
-STORAGE = {np.dtype(np.int8): S8, np.dtype(np.uint8): U8, np.dtype(np.int16): S16}
-ROUND = {"nearest": 0, "stochastic": 1}
-SEEDS = (0, 1, 2, 3)
-I16_MIN, I16_MAX = -32768, 32767
-INT32_LIMIT = 2**31
+SANITIZED = KERNELS_SANITIZED
+S32, F32 = 3, 4
 
 
 # ---------------------------------------------------------------------------------------
 # Fixtures and helpers
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_fqt_e16_kernels")
-
-
-@pytest.fixture(scope="session")
-def portable(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_e16.so", sanitize=SANITIZED))
-
-
-@pytest.fixture(scope="session")
-def dsp(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_e16_dsp.so", sanitize=SANITIZED,
-                                 defines=["ODTC_EMULATE_DSP"]))
-
-
-@pytest.fixture(params=["portable", "dsp"])
-def lib(request: pytest.FixtureRequest) -> K.Kernels:
-    return request.getfixturevalue(request.param)
-
-
-def storage(dtype: Any) -> int:
-    return STORAGE[np.dtype(dtype)]
 
 
 def e16(rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.int16]:
@@ -331,18 +300,18 @@ def test_qrelu_and_relu6_grad_s16(portable: K.Kernels, ydtype: Any) -> None:
         # relu
         expected = fqt.qrelu_grad(e, ze, y, zy).astype(np.int16)
         out = Out(shape, np.int16)
-        portable.odtc_qrelu_grad(e, S16, i32(ze), y, storage(ydtype), i32(zy), out.ptr, e.size)
+        portable.odtc_qrelu_grad(e, S16, i32(ze), y, storage_of(ydtype), i32(zy), out.ptr, e.size)
         same(out.value(), expected)
         inplace = e.copy()
-        portable.odtc_qrelu_grad(inplace, S16, i32(ze), y, storage(ydtype), i32(zy), inplace, e.size)
+        portable.odtc_qrelu_grad(inplace, S16, i32(ze), y, storage_of(ydtype), i32(zy), inplace, e.size)
         same(inplace, expected)
         # relu6
         expected6 = fqt.qrelu6_grad(e, ze, y, zy, sy).astype(np.int16)
         out6 = Out(shape, np.int16)
-        portable.odtc_qrelu6_grad(e, S16, i32(ze), y, storage(ydtype), i32(zy), fl(sy), out6.ptr, e.size)
+        portable.odtc_qrelu6_grad(e, S16, i32(ze), y, storage_of(ydtype), i32(zy), fl(sy), out6.ptr, e.size)
         same(out6.value(), expected6)
         inplace6 = e.copy()
-        portable.odtc_qrelu6_grad(inplace6, S16, i32(ze), y, storage(ydtype), i32(zy), fl(sy), inplace6, e.size)
+        portable.odtc_qrelu6_grad(inplace6, S16, i32(ze), y, storage_of(ydtype), i32(zy), fl(sy), inplace6, e.size)
         same(inplace6, expected6)
 
 
@@ -441,22 +410,22 @@ def test_qadd_s16(portable: K.Kernels, adtype: Any, bdtype: Any, numel: int) -> 
         b, sb, zb = operand(bdtype)
         sy, zy = np.float32(rng.uniform(5e-5, 2e-4)), ze16(rng, seed + 1)
         r = Out((2,), np.float32)
-        portable.odtc_qadd_range(a, storage(adtype), fl(sa), i32(za), b, storage(bdtype), fl(sb), i32(zb), r.ptr,
+        portable.odtc_qadd_range(a, storage_of(adtype), fl(sa), i32(za), b, storage_of(bdtype), fl(sb), i32(zb), r.ptr,
                                  numel)
         same(r.value(), fqt.qadd_range(a, sa, za, b, sb, zb))
         expected = fqt.qadd(a, sa, za, b, sb, zb, sy, zy, I16_MIN, I16_MAX).astype(np.int16)
         out = Out((numel,), np.int16)
-        portable.odtc_qadd(a, storage(adtype), fl(sa), i32(za), b, storage(bdtype), fl(sb), i32(zb), out.ptr, S16,
+        portable.odtc_qadd(a, storage_of(adtype), fl(sa), i32(za), b, storage_of(bdtype), fl(sb), i32(zb), out.ptr, S16,
                            fl(sy), i32(zy), numel)
         same(out.value(), expected)
         if adtype == np.int16:
             inplace = a.copy()
-            portable.odtc_qadd(inplace, S16, fl(sa), i32(za), b, storage(bdtype), fl(sb), i32(zb), inplace, S16,
+            portable.odtc_qadd(inplace, S16, fl(sa), i32(za), b, storage_of(bdtype), fl(sb), i32(zb), inplace, S16,
                                fl(sy), i32(zy), numel)
             same(inplace, expected)
         if bdtype == np.int16:
             inplace = b.copy()
-            portable.odtc_qadd(a, storage(adtype), fl(sa), i32(za), inplace, S16, fl(sb), i32(zb), inplace, S16,
+            portable.odtc_qadd(a, storage_of(adtype), fl(sa), i32(za), inplace, S16, fl(sb), i32(zb), inplace, S16,
                                fl(sy), i32(zy), numel)
             same(inplace, expected)
 

@@ -35,8 +35,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from conftest import rerun_under_sanitizers
-from kernel_harness import c_array, cf, fl, GUARD, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
+from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
+from kernel_harness import c_array, cf, fl, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
 from odtc.runtime import emulator
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -45,7 +45,7 @@ from odtc.runtime import reference as ref
 # The edge-case scales make numpy warn (x / 0, overflow): expected, not a problem.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
+SANITIZED = KERNELS_SANITIZED
 S8, U8 = 0, 1
 DTYPES = [np.int8, np.uint8]
 ACT = {0: False, 1: True, 2: "relu6"}  # sink codes -> fqt.acc_stream's `relu`
@@ -54,27 +54,6 @@ ACT = {0: False, 1: True, 2: "relu6"}  # sink codes -> fqt.acc_stream's `relu`
 # ---------------------------------------------------------------------------------------
 # Fixtures and helpers (as test_fqt_kernels.py)
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_fqt_fused_kernels")
-
-
-@pytest.fixture(scope="session")
-def portable(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_fused.so", sanitize=SANITIZED))
-
-
-@pytest.fixture(scope="session")
-def dsp(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_fused_dsp.so", sanitize=SANITIZED,
-                                 defines=["ODTC_EMULATE_DSP"]))
-
-
-@pytest.fixture(params=["portable", "dsp"])
-def lib(request: pytest.FixtureRequest) -> K.Kernels:
-    return request.getfixturevalue(request.param)
 
 
 # ---------------------------------------------------------------------------------------

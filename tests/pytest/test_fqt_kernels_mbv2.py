@@ -18,7 +18,6 @@ and the global average pool (odtc_scale_div, odtc_qavgpool_acc, odtc_qbroadcast_
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from conftest import rerun_under_sanitizers
-from kernel_harness import c_array, cf, fl, GUARD, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
+from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
+from kernel_harness import c_array, cf, fl, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
 from odtc.runtime import emulator
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -36,7 +35,7 @@ from odtc.runtime import kernels as K
 # The edge cases make numpy warn (x / 0, inf * 0, overflow): expected, not a problem.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
+SANITIZED = KERNELS_SANITIZED
 S8, U8 = 0, 1
 SEEDS = (0, 1, 2, 3)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -46,16 +45,6 @@ DTYPES = [np.int8, np.uint8]
 # ---------------------------------------------------------------------------------------
 # Fixtures and helpers (as test_fqt_kernels.py)
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_fqt_mbv2_kernels")
-
-
-@pytest.fixture(scope="session")
-def portable(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_mbv2.so", sanitize=SANITIZED))
 
 
 def same_range(actual: Any, expected: Any) -> None:

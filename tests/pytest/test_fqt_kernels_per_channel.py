@@ -32,7 +32,6 @@ a C driver runs the kernels on the host (plain and under ASan/UBSan) and, under 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +39,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from conftest import rerun_under_sanitizers
-from kernel_harness import (CDriver, cf, fl, i32, Out, qdata, qrange, rng_for, run_driver_on_cortex_m,
-                            run_driver_on_host, same, selection, zero_point)
+from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
+from kernel_harness import (I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S8, SEEDS, CDriver, cf, fl, i32, Out,
+                            qdata, qrange, rng_for, run_driver_on_cortex_m, run_driver_on_host, same, selection,
+                            storage_of, zero_point)
 from odtc.runtime import emulator
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -51,43 +51,12 @@ from odtc.runtime import reference as ref
 # The edge cases make numpy warn (x / 0, inf * 0, overflow): expected, not a problem.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SANITIZED = os.environ.get("ODTC_KERNELS_SANITIZE") == "1"
-S8, U8, S16 = 0, 1, 2
-STORAGE = {np.dtype(np.int8): S8, np.dtype(np.uint8): U8, np.dtype(np.int16): S16}
-ROUND = {"nearest": 0, "stochastic": 1}
-SEEDS = (0, 1, 2, 3)
-I16_MIN, I16_MAX = -32768, 32767
-INT32_LIMIT = 2**31
+SANITIZED = KERNELS_SANITIZED
 
 
 # ---------------------------------------------------------------------------------------
 # Fixtures and data
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("odtc_fqt_per_channel")
-
-
-@pytest.fixture(scope="session")
-def portable(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_pc.so", sanitize=SANITIZED))
-
-
-@pytest.fixture(scope="session")
-def dsp(build_dir: Path) -> K.Kernels:
-    return K.load(K.build_shared(build_dir / "libodtc_fqt_pc_dsp.so", sanitize=SANITIZED,
-                                 defines=["ODTC_EMULATE_DSP"]))
-
-
-@pytest.fixture(params=["portable", "dsp"])
-def lib(request: pytest.FixtureRequest) -> K.Kernels:
-    return request.getfixturevalue(request.param)
-
-
-def storage(dtype: Any) -> int:
-    return STORAGE[np.dtype(dtype)]
 
 
 def sfx(dtype: Any) -> str:
@@ -265,7 +234,7 @@ def test_requantize_acc_channels(portable: K.Kernels, shape: tuple[int, ...], yd
         zy = e_zero_point(rng, ydtype)
         want = fqt.requantize_acc(acc, sacc, sy, zy, qmin, qmax)
         out = Out(shape, ydtype)
-        portable.odtc_requantize_acc_channels(acc, out.ptr, storage(ydtype), shape[0], shape[1], spatial_of(shape),
+        portable.odtc_requantize_acc_channels(acc, out.ptr, storage_of(ydtype), shape[0], shape[1], spatial_of(shape),
                                               sacc, fl(sy), i32(zy))
         same(out.value(), want)
 
@@ -285,7 +254,7 @@ def test_qrescale_channels(portable: K.Kernels, shape: tuple[int, ...], edtype: 
             sw[:] = sw[0]  # all factors 2^shift
         want = fqt.qrescale_channels(e, ze, sw, shift)
         y = Out(shape, np.int16)
-        portable.odtc_qrescale_channels(e, storage(edtype), i32(ze), sw, y.ptr, shape[0], c, spatial_of(shape), shift)
+        portable.odtc_qrescale_channels(e, storage_of(edtype), i32(ze), sw, y.ptr, shape[0], c, spatial_of(shape), shift)
         same(y.value(), want)
         saturated |= bool((want == I16_MAX).any() or (want == I16_MIN).any())
     if edtype == np.int16 and shift == 15:
