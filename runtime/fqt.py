@@ -64,10 +64,21 @@ def _is_vec(v: ArrayLike) -> bool:
     return np.asarray(v).ndim > 0
 
 
-def _to_int32(acc: NDArray[Any], what: str) -> I32:
+def _to_int32(acc: NDArray[Any], what: str, saturate: bool = False) -> I32:
+    """The int32 accumulator of an exact integer sum: an overflow raises, or (`saturate`)
+    clamps to the int32 range."""
+    if saturate:
+        return np.clip(np.asarray(acc, dtype=np.int64), INT32_MIN, INT32_MAX).astype(np.int32)
     if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
         raise OverflowError(f"{what}: int32 accumulator overflow")
     return np.asarray(acc, dtype=np.int64).astype(np.int32)
+
+
+def _wide(e: ArrayLike) -> bool:
+    """An int16 error operand: its kernels sum exactly (int64) and saturate to int32, since
+    |e − ze| up to 65535 times an 8-bit |v − zv| up to 255 can exceed int32 after 129
+    products (errors=int16 with u8-asym; per-channel rescaled errors)."""
+    return np.asarray(e).dtype == np.int16
 
 
 def seq_sum_f32(v: NDArray[np.float32]) -> np.float32:
@@ -421,7 +432,7 @@ def qdense_grad_input(e: ArrayLike, e_zero_point: ArrayLike, w: ArrayLike, w_zer
     ea = np.asarray(e, dtype=np.int64) - _i(e_zero_point)
     wa = np.asarray(w, dtype=np.int64)
     wa = wa - _chan(w_zero_point, wa.shape[0], np.int64).reshape(-1, 1)
-    return _to_int32(ea @ wa, "qdense_grad_input")
+    return _to_int32(ea @ wa, "qdense_grad_input", _wide(e))
 
 
 def qconv2d_grad_input(
@@ -451,7 +462,7 @@ def qconv2d_grad_input(
     contrib = np.einsum("ngohw,goiab->ngihwab", eg, wg).reshape(n, c, oh, ow, kh, kw)
     dxp = ref._scatter_windows(contrib, (h + pads[0] + pads[2], wd + pads[1] + pads[3]), s)  # pyright: ignore[reportPrivateUsage]
     acc = np.rint(ref._crop(dxp, pads, (h, wd))).astype(np.int64)  # pyright: ignore[reportPrivateUsage]
-    return _to_int32(acc, "qconv2d_grad_input")
+    return _to_int32(acc, "qconv2d_grad_input", _wide(e))
 
 
 def _selected_rows(o: int, idx: ArrayLike | None, k: ArrayLike | None) -> list[int]:
@@ -480,7 +491,7 @@ def qdense_grad_weight(
     out = np.zeros((o, xa.shape[1]), dtype=np.int64)
     if rows:
         out[: len(rows)] = ea[:, rows].T @ xa
-    return _to_int32(out, "qdense_grad_weight")
+    return _to_int32(out, "qdense_grad_weight", _wide(e))
 
 
 def qconv2d_grad_weight(
@@ -511,7 +522,7 @@ def qconv2d_grad_weight(
     out = np.zeros((o, i, kh, kw), dtype=np.int64)
     if rows:
         out[: len(rows)] = np.rint(full[rows]).astype(np.int64)
-    return _to_int32(out, "qconv2d_grad_weight")
+    return _to_int32(out, "qconv2d_grad_weight", _wide(e))
 
 
 # ---------------------------------------------------------------------------------------

@@ -415,15 +415,18 @@ void odtc_conv2d_u8_grad_weight(const uint8_t *x, const int32_t *x_zero_point,
 /* 16-bit errors (FQT with si16 error tensors, ODTC_S16): e is int16 with zero-point
  * *e_zero_point, w int8 with the zero-point zw[o] = w_zero_point[o] of output channel / row
  * o when w_per_channel != 0, else *w_zero_point for every o; acc is overwritten.
- * Plain int32 accumulation: the compiler guarantees that no accumulator overflows (fqt.py
- * raises OverflowError there). Portable C on every target (no DSP path).
+ * Each acc element is the exact integer sum (accumulated in int64) saturated to
+ * [INT32_MIN, INT32_MAX], as fqt.py: |e - ze| up to 65535 times |v - zv| up to 255 can
+ * exceed int32 after 129 products. Portable C on every target (no DSP path); no heap, a
+ * bounded stack (dense: 256 bytes of int64 partial sums).
  * odtc_dense_s16_grad_input: acc[n,k] = sum over o of (e[n,o] - ze) * (w[o,k] - zw[o])
  * (fqt.qdense_grad_input). */
 void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
                                const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
                                int32_t k, int32_t o);
-/* odtc_conv2d_{s8,u8}_grad_weight (is_u8 selects x's storage) with int16 errors: portable C,
- * plain int32 accumulation (qtrain-quantize proves no accumulator overflows). */
+/* odtc_conv2d_{s8,u8}_grad_weight (is_u8 selects x's storage) with int16 errors
+ * (fqt.qconv2d_grad_weight): portable C, each acc element the exact int64 sum saturated to
+ * int32. */
 void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t *x_zero_point, const int16_t *e,
                                     const int32_t *e_zero_point, int32_t *acc, const int32_t *channels,
                                     int32_t n_channels, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o,
@@ -431,7 +434,8 @@ void odtc_conv2d_q8_s16_grad_weight(const void *x, int32_t is_u8, const int32_t 
                                     int32_t pad_left, int32_t pad_bottom, int32_t pad_right, int32_t groups);
 /* odtc_conv2d_s8_grad_input with int16 e (fqt.qconv2d_grad_input), zw per tensor or, with
  * w_per_channel, w_zero_point[o] for output channel o: acc [n, c, h, w_] is the input
- * gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]. */
+ * gradient, e [n, o, oh, ow], w [o, c / groups, kh, kw]; each element the exact int64 sum
+ * saturated to int32. */
 void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
                                 const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
                                 int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
@@ -908,8 +912,10 @@ void odtc_qconv2d_grad_weight_sgd_u8(const uint8_t *x, const int32_t *x_zero_poi
 /* The fused steps with 16-bit errors (e int16 with zero-point *e_zero_point, ODTC_S16):
  * every parameter and the semantics (gradient row, update arithmetic, stochastic-rounding
  * stream, row_range, selection) exactly those of the int8-error kernels above, with the
- * same scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len)); plain int32 accumulation
- * (the compiler guarantees no overflow). Portable C on every target. */
+ * same scratch (ODTC_QGRAD_WEIGHT_SGD_SCRATCH_BYTES(row_len)), except the gradient: each
+ * element is the exact integer sum (accumulated in int64) saturated to [INT32_MIN,
+ * INT32_MAX] (fqt.q{dense,conv2d}_grad_weight of int16 errors), and that saturated int32 row
+ * is what the update consumes. Portable C on every target. */
 void odtc_qdense_grad_weight_sgd_s8_e16(const int8_t *x, const int32_t *x_zero_point, const int16_t *e,
                                         const int32_t *e_zero_point, const float *g_scale, const float *w_scale,
                                         const int32_t *w_zero_point, int32_t w_per_channel, int8_t *w,
@@ -1158,6 +1164,17 @@ static inline void odtc_tap_range(int32_t tp, int32_t k, int32_t stride, int32_t
     *k0 = lo;
     *k1 = k - 1 < tp ? k - 1 : tp;
 }
+
+/* The int32 result of an exact int64 sum: v clamped to [INT32_MIN, INT32_MAX] (the
+ * int16-error kernels; fqt.py's saturating _to_int32). */
+static inline int32_t odtc_sat_i32(int64_t v)
+{
+    return v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : (int32_t)v);
+}
+
+/* The int64 partial sums an int16-error kernel keeps on the stack at a time (a tile of an
+ * output row): 32 * 8 = 256 bytes. */
+#define ODTC_E16_TILE 32
 
 #if defined(__GNUC__)
 #define ODTC_ALWAYS_INLINE inline __attribute__((always_inline))

@@ -1255,7 +1255,9 @@ void odtc_conv2d_u8(const uint8_t *x, const float *x_scale, const int32_t *x_zer
 /* The portable input gradient of odtc_conv2d_s8_grad_input (int8 errors) and
  * odtc_conv2d_s16_grad_input (int16 errors), zw per tensor or per output channel: for each
  * input position, the sum over the taps that read it. e16 is a constant at each call, so
- * each caller gets its own loop. */
+ * each caller gets its own loop: int8 errors sum in int32 (sum64 is dead code there, the
+ * loop compiles as before), int16 errors sum exactly in int64 (sum stays 0) and store the
+ * sum saturated to int32 (fqt.qconv2d_grad_input). */
 static ODTC_ALWAYS_INLINE void conv2d_q_grad_input_portable(
     const void *e, int32_t e16, int32_t ze, const int8_t *w, const int32_t *w_zero_point, int32_t w_per_channel,
     int32_t *acc, int32_t n, int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
@@ -1279,6 +1281,7 @@ static ODTC_ALWAYS_INLINE void conv2d_q_grad_input_portable(
                     int32_t kx0, kx1;
                     odtc_tap_range(tx, kw, stride_w, ow_n, &kx0, &kx1);
                     int32_t sum = 0;
+                    int64_t sum64 = 0;
                     for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
                         const size_t ebase = ((size_t)ni * o + oc) * oh_n * ow_n;
                         const int8_t *wo = w + ((size_t)oc * ci + i) * kh * kw;
@@ -1289,11 +1292,16 @@ static ODTC_ALWAYS_INLINE void conv2d_q_grad_input_portable(
                                 const int32_t ox = (tx - kx) / stride_w;
                                 const size_t ei = ebase + (size_t)oy * ow_n + ox;
                                 const int32_t ev = e16 ? (int32_t)((const int16_t *)e)[ei] : (int32_t)((const int8_t *)e)[ei];
-                                sum += (ev - ze) * ((int32_t)wo[(size_t)ky * kw + kx] - zw);
+                                const int32_t wv = (int32_t)wo[(size_t)ky * kw + kx] - zw;
+                                if (e16) {
+                                    sum64 += (int64_t)(ev - ze) * wv;
+                                } else {
+                                    sum += (ev - ze) * wv;
+                                }
                             }
                         }
                     }
-                    ac[(size_t)iy * w_ + ix] = sum;
+                    ac[(size_t)iy * w_ + ix] = e16 ? odtc_sat_i32(sum64) : sum;
                 }
             }
         }
@@ -1330,8 +1338,8 @@ void odtc_conv2d_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
 }
 
 /* odtc_conv2d_s8_grad_input with int16 errors (zw per tensor or per output channel):
- * portable C, the same gather over the taps that read each input position; plain int32
- * accumulation (the compiler proves that no accumulator overflows). */
+ * portable C, the same gather over the taps that read each input position, each sum exact
+ * (int64) and saturated to int32. */
 void odtc_conv2d_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
                                 const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n,
                                 int32_t c, int32_t h, int32_t w_, int32_t o, int32_t kh, int32_t kw, int32_t stride_h,
@@ -1621,7 +1629,10 @@ static int32_t conv2d_q8_grad_weight_dsp(const void *x, int32_t is_u8, int32_t z
 
 /* The portable weight gradient of odtc_conv2d_{s8,u8}_grad_weight (int8 errors) and
  * odtc_conv2d_q8_s16_grad_weight (int16 errors): for each weight tap, the sum over the
- * outputs that read it. e16 is a constant at each call, so each caller gets its own loop. */
+ * outputs that read it. e16 is a constant at each call, so each caller gets its own loop:
+ * int8 errors sum in int32 (sum64 is dead code there, the loop compiles as before), int16
+ * errors sum exactly in int64 and store the sum saturated to int32
+ * (fqt.qconv2d_grad_weight). */
 static ODTC_ALWAYS_INLINE void conv2d_q_grad_weight_portable(
     const void *x, int32_t is_u8, const int32_t *x_zero_point, const void *e, int32_t e16,
     const int32_t *e_zero_point, int32_t *acc, const int32_t *channels, int32_t n_channels, int32_t n, int32_t c,
@@ -1647,6 +1658,7 @@ static ODTC_ALWAYS_INLINE void conv2d_q_grad_weight_portable(
                     int32_t ox_lo, ox_hi;
                     tap_range(kx, pad_left, w_, stride_w, ow_n, &ox_lo, &ox_hi);
                     int32_t sum = 0;
+                    int64_t sum64 = 0;
                     for (int32_t ni = 0; ni < n; ++ni) {
                         const size_t xc = ((size_t)ni * c + (size_t)g * ci + i) * h * w_;
                         const size_t eo = ((size_t)ni * o + oc) * oh_n * ow_n;
@@ -1659,11 +1671,15 @@ static ODTC_ALWAYS_INLINE void conv2d_q_grad_weight_portable(
                                                          : (int32_t)((const int8_t *)x)[xi];
                                 const int32_t ev = e16 ? (int32_t)((const int16_t *)e)[er + ox]
                                                      : (int32_t)((const int8_t *)e)[er + ox];
-                                sum += (ev - ze) * (xv - zx);
+                                if (e16) {
+                                    sum64 += (int64_t)(ev - ze) * (xv - zx);
+                                } else {
+                                    sum += (ev - ze) * (xv - zx);
+                                }
                             }
                         }
                     }
-                    ar[((size_t)i * kh + ky) * kw + kx] = sum;
+                    ar[((size_t)i * kh + ky) * kw + kx] = e16 ? odtc_sat_i32(sum64) : sum;
                 }
             }
         }

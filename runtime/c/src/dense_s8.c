@@ -422,29 +422,37 @@ void odtc_dense_s8_grad_input(const int8_t *e, const int32_t *e_zero_point,
     }
 }
 
-/* int16 errors (16-bit FQT error tensors): portable C, zw per tensor or per row o; plain
- * int32 accumulation (the compiler proves that no accumulator overflows). */
+/* int16 errors (16-bit FQT error tensors): portable C, zw per tensor or per row o. Each
+ * element is the exact sum saturated to int32 (fqt.qdense_grad_input): the row of acc is
+ * done ODTC_E16_TILE columns at a time, their int64 sums on the stack. */
 void odtc_dense_s16_grad_input(const int16_t *e, const int32_t *e_zero_point, const int8_t *w,
                                const int32_t *w_zero_point, int32_t w_per_channel, int32_t *acc, int32_t n, int32_t k,
                                int32_t o)
 {
     const int32_t ze = *e_zero_point;
     const int32_t zw0 = *w_zero_point; /* per tensor: read once */
+    int64_t s[ODTC_E16_TILE];
     for (int32_t ni = 0; ni < n; ++ni) {
         const int16_t *er = e + (size_t)ni * o;
         int32_t *ar = acc + (size_t)ni * k;
-        for (int32_t j = 0; j < k; ++j) {
-            ar[j] = 0;
-        }
-        for (int32_t oc = 0; oc < o; ++oc) {
-            const int32_t d = (int32_t)er[oc] - ze;
-            if (d == 0) {
-                continue;
+        for (int32_t j0 = 0; j0 < k; j0 += ODTC_E16_TILE) {
+            const int32_t len = k - j0 < ODTC_E16_TILE ? k - j0 : ODTC_E16_TILE;
+            for (int32_t j = 0; j < len; ++j) {
+                s[j] = 0;
             }
-            const int8_t *wr = w + (size_t)oc * k;
-            const int32_t zw = w_per_channel ? w_zero_point[oc] : zw0;
-            for (int32_t j = 0; j < k; ++j) {
-                ar[j] += d * ((int32_t)wr[j] - zw);
+            for (int32_t oc = 0; oc < o; ++oc) {
+                const int32_t d = (int32_t)er[oc] - ze;
+                if (d == 0) {
+                    continue;
+                }
+                const int8_t *wr = w + (size_t)oc * k + j0;
+                const int32_t zw = w_per_channel ? w_zero_point[oc] : zw0;
+                for (int32_t j = 0; j < len; ++j) {
+                    s[j] += (int64_t)d * ((int32_t)wr[j] - zw);
+                }
+            }
+            for (int32_t j = 0; j < len; ++j) {
+                ar[j0 + j] = odtc_sat_i32(s[j]);
             }
         }
     }

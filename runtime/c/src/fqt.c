@@ -1360,13 +1360,45 @@ void odtc_fused_update_row(const odtc_fused_update *f, int32_t oc, const int32_t
     f->row_range[2 * (size_t)oc + 1] = hi;
 }
 
-/* Error element i, int8 (e16 == 0) or int16 (e16 != 0) storage. Always inlined with a
- * constant e16, so the int8 kernels compile exactly as before. */
-static ODTC_ALWAYS_INLINE int32_t fqt_load_e(const void *e, int32_t e16, size_t i)
+/* Gradient row oc of int16 errors into g[0, k): the exact sums over n, saturated to int32
+ * (fqt.qdense_grad_weight of int16 e), ODTC_E16_TILE columns at a time with their int64
+ * sums on the stack. */
+static ODTC_ALWAYS_INLINE void qdense_grad_row_e16(const void *x, int32_t is_u8, int32_t zx, const int16_t *e,
+                                                   int32_t ze, int32_t oc, int32_t *g, int32_t n, int32_t k,
+                                                   int32_t o)
 {
-    return e16 ? (int32_t)((const int16_t *)e)[i] : (int32_t)((const int8_t *)e)[i];
+    int64_t s[ODTC_E16_TILE];
+    for (int32_t j0 = 0; j0 < k; j0 += ODTC_E16_TILE) {
+        const int32_t len = k - j0 < ODTC_E16_TILE ? k - j0 : ODTC_E16_TILE;
+        for (int32_t j = 0; j < len; ++j) {
+            s[j] = 0;
+        }
+        for (int32_t ni = 0; ni < n; ++ni) {
+            const int32_t d = (int32_t)e[(size_t)ni * o + oc] - ze;
+            if (d == 0) {
+                continue;
+            }
+            const size_t xr = (size_t)ni * k + (size_t)j0;
+            if (is_u8) {
+                const uint8_t *xp = (const uint8_t *)x + xr;
+                for (int32_t j = 0; j < len; ++j) {
+                    s[j] += (int64_t)d * ((int32_t)xp[j] - zx);
+                }
+            } else {
+                const int8_t *xp = (const int8_t *)x + xr;
+                for (int32_t j = 0; j < len; ++j) {
+                    s[j] += (int64_t)d * ((int32_t)xp[j] - zx);
+                }
+            }
+        }
+        for (int32_t j = 0; j < len; ++j) {
+            g[j0 + j] = odtc_sat_i32(s[j]);
+        }
+    }
 }
 
+/* The fused dense step; e16 == 0: int8 errors, int32 sums; else int16 errors through
+ * qdense_grad_row_e16. e16 is a constant at each call (the int8 kernels compile as before). */
 static ODTC_ALWAYS_INLINE void qdense_grad_weight_sgd(const void *x, int32_t is_u8, const int32_t *x_zero_point,
                                                       const void *e, int32_t e16, const int32_t *e_zero_point,
                                                       const odtc_fused_update *f, const int32_t *select,
@@ -1378,11 +1410,16 @@ static ODTC_ALWAYS_INLINE void qdense_grad_weight_sgd(const void *x, int32_t is_
     const int32_t ze = *e_zero_point;
     for (int32_t r = 0; r < kk; ++r) {
         const int32_t oc = select_count != NULL && select != NULL ? select[r] : r;
+        if (e16) {
+            qdense_grad_row_e16(x, is_u8, zx, (const int16_t *)e, ze, oc, g, n, k, o);
+            odtc_fused_update_row(f, oc, g);
+            continue;
+        }
         for (int32_t j = 0; j < k; ++j) {
             g[j] = 0;
         }
         for (int32_t ni = 0; ni < n; ++ni) {
-            const int32_t d = fqt_load_e(e, e16, (size_t)ni * o + oc) - ze;
+            const int32_t d = (int32_t)((const int8_t *)e)[(size_t)ni * o + oc] - ze;
             if (is_u8) {
                 const uint8_t *xp = (const uint8_t *)x + (size_t)ni * k;
                 for (int32_t j = 0; j < k; ++j) {
