@@ -8,6 +8,11 @@ Every run trains with the generated C (host build through ctypes; per-sample SGD
 reshuffled each epoch, seed 0) on the full datasets in ../shared/datasets, and prints a
 markdown table (results also written as JSON to build/bench-fqt-<experiment>.json). The
 instruction figures are QEMU -icount instruction counts on an emulated Cortex-M4, not cycles.
+In `partial` the emulated steps continue the host run: its final weights, quantization
+ranges, loss max and step counter (replayed in the reference interpreter, checked loss by
+loss against the C run) are baked into the Cortex-M4 build as initial values, the build
+trains on the samples the host run would take next, and its losses must equal the
+interpreter's continuing from the same state, bit for bit; `--steps 0` skips all this.
 
 The CNN (the paper does not publish its exact net; "4 trainable layers"):
 conv 1→16 3x3 s2 + ReLU, conv 16→32 3x3 s2 + ReLU, dense 1568→64 + ReLU, dense 64→10.
@@ -152,19 +157,77 @@ def _mean_fraction(losses: list[float], lmin: float, lmax: float, n: int) -> flo
     return total / max(len(losses), 1)
 
 
+def _host_state(build: Path, ds: Dataset, epochs: int, seed: int, losses: list[float]) -> dict[str, np.ndarray]:
+    """Every parameter and state (weights, scales, zero-points, row ranges, activation and
+    error ranges, step counter, loss max) after the host run, replayed in the reference
+    interpreter: the device API exposes no quantization state, and the interpreter is
+    bit-identical to the generated C (checked here loss by loss against the C run)."""
+    from odtc.runtime.interpreter import init_state, run_function
+
+    module = api.parse_module((build / "train_step.mlir").read_text())
+    plan = api._make_plan(module, ds, epochs, seed)
+    state = init_state(module, build)
+    for i, (x, y) in enumerate(plan.train):
+        loss = np.float32(run_function(module, "train_step", [x, y], state)[0])
+        if loss != np.float32(losses[i]):
+            raise RuntimeError(f"{build.name}: interpreter loss {loss} != C loss {losses[i]} at step {i}")
+    return state
+
+
+def _baked(state: dict[str, np.ndarray]):
+    """compile_model after_each hook: from qtrain-quantize on (which creates the stored
+    integer weights and the quantization states; qtrain-partial-update adds the loss max),
+    every parameter and state named in `state` takes its value as initial value, so the
+    build's odtc_init() starts where the host run ended. Returns the hook and the set of
+    names it set (the caller checks that every one was)."""
+    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, TensorType
+
+    from odtc.dialects import qtrain
+
+    done: set[str] = set()
+    started = [False]
+
+    def hook(name: str, module) -> None:
+        started[0] = started[0] or name == "qtrain-quantize"
+        if not started[0]:
+            return
+        for op in module.ops:
+            sym = op.sym_name.data if isinstance(op, qtrain.ParamOp | qtrain.StateOp) else None
+            if sym in state and sym not in done:
+                ty = op.init.type
+                assert isinstance(ty, TensorType)
+                v = np.asarray(state[sym]).reshape(-1)
+                op.properties["init"] = DenseIntOrFPElementsAttr.from_list(ty, v.tolist())
+                done.add(sym)
+
+    return hook, done
+
+
+def _next_samples(ds: Dataset, epochs: int, seed: int, n: int) -> Dataset:
+    """The first n samples the host run would have trained on next: the start of epoch
+    `epochs + 1` in api.train's order (one permutation per epoch from default_rng(seed)).
+    Their test split (n samples) only keeps the emulator's evaluation short."""
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        rng.permutation(len(ds.x_train))
+    idx = rng.permutation(len(ds.x_train))[:n]
+    return Dataset(f"{ds.name} (next {n})", ds.x_train[idx], ds.y_train[idx], ds.x_test[:n], ds.y_test[:n])
+
+
 def partial(args: argparse.Namespace, tmp: Path) -> list[dict]:
     from odtc.dialects import qtrain
+    from odtc.runtime.interpreter import run_function
     from xdsl.dialects import func
 
     ds = dataset("mnist", args.limit)
-    small = load_dataset("mnist")  # the embedded subset for the emulator runs
     rows = []
     for lmin in (1.0, 0.5, 0.1):
         cfg = {"train": {"learning_rate": LR}, "quantize": {"scheme": "u8-asym"},
                "partial_update": {"lambda_min": lmin, "lambda_max": 1.0}}
-        rep, mem = run(cnn(), cfg, ds, args.epochs, tmp / f"partial-{lmin}")
+        build = tmp / f"partial-{lmin}"
+        rep, mem = run(cnn(), cfg, ds, args.epochs, build)
         # backward MACs: grad-input work is unchanged; each grad-weight does k of N rows
-        planned = api.parse_module((tmp / f"partial-{lmin}" / "train_step.mlir").read_text())
+        planned = api.parse_module((build / "train_step.mlir").read_text())
         fn = next(o for o in planned.ops if isinstance(o, func.FuncOp) and o.sym_name.data == "train_step")
         bwd = 0.0
         for op in fn.body.block.ops:
@@ -179,19 +242,57 @@ def partial(args: argparse.Namespace, tmp: Path) -> list[dict]:
                 bwd += m
             elif isinstance(op, api.QUANT_BACKWARD):
                 bwd += m
-        m4 = tmp / f"partial-m4-{lmin}"
-        api.compile_model(cnn(), config_from_dict(cfg), m4, "cortex-m4")
-        em = api.train(m4, small, limit=args.steps, emulate=True, seed=0)
-        rows.append({"lambda_min": lmin, "accuracy": round(100 * rep.test_accuracy, 2),
-                     "backward_macs_per_sample": round(bwd), "m4_instructions_per_sample": em.instructions_per_step,
-                     "emulated_steps": args.steps})
+        row = {"lambda_min": lmin, "accuracy": round(100 * rep.test_accuracy, 2),
+               "backward_macs_per_sample": round(bwd), "m4_instructions_per_sample": None,
+               "emulated_steps": args.steps, "emulated_fc1_k_fraction": None}
+        if args.steps > 0:
+            # Cortex-M4 steps from where the host run ended (weights, ranges, loss max, step
+            # counter baked in as initial values), on the samples it would train on next
+            t = time.perf_counter()
+            state = _host_state(build, ds, args.epochs, 0, rep.losses)
+            nxt = _next_samples(ds, args.epochs, 0, args.steps)
+            m4 = tmp / f"partial-m4-{lmin}"
+            hook, baked = _baked(state)
+            api.compile_model(cnn(), config_from_dict(cfg), m4, "cortex-m4", after_each=hook)
+            if baked != set(state):
+                raise RuntimeError(f"not baked into the M4 build: {sorted(set(state) - baked)}")
+            em = api.train(m4, nxt, emulate=True, seed=0)
+            # the M4 steps == the interpreter continuing from the host state (bit for bit)
+            module = api.parse_module((m4 / "train_step.mlir").read_text())
+            cont_state = {k: v.copy() for k, v in state.items()}
+            cont = [float(run_function(module, "train_step", [x, y], cont_state)[0])
+                    for x, y in api._make_plan(module, nxt, 1, 0).train]
+            if np.asarray(cont, np.float32).tobytes() != np.asarray(em.losses, np.float32).tobytes():
+                raise RuntimeError(f"M4 losses {em.losses} != interpreter {cont} (λmin {lmin})")
+            loss_max = state.get("partial.loss_max")
+            frac = 1.0
+            if loss_max is not None:  # mean k/N of fc1 over the emulated steps
+                emax = np.float32(np.asarray(loss_max).reshape(-1)[0])
+                ks = []
+                for loss in em.losses:
+                    emax = fqt.running_max(emax, loss)
+                    ks.append(int(fqt.topk_count(loss, emax, lmin, 1.0, 64)) / 64)
+                frac = float(np.mean(ks))
+            row.update(m4_instructions_per_sample=em.instructions_per_step, emulated_fc1_k_fraction=round(frac, 3),
+                       emulated_loss_max=None if loss_max is None else float(np.asarray(loss_max).reshape(-1)[0]),
+                       emulated_from_step=int(np.asarray(state["qtrain.step"]).reshape(-1)[0]))
+            print(f"  {m4.name}: {em.instructions_per_step:,} instructions/step over {args.steps} steps "
+                  f"(fc1 k/N {frac:.3f}; {time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+        rows.append(row)
     base = rows[0]
-    print("| λmin (λmax = 1) | test accuracy (%) | backward MACs / sample | speed-up | Cortex-M4 instructions / sample | speed-up |")
-    print("|---:|---:|---:|---:|---:|---:|")
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}×" if a and b else "–"
+
+    print("| λmin (λmax = 1) | test accuracy (%) | backward MACs / sample | speed-up | "
+          "Cortex-M4 instructions / sample | speed-up | fc1 k/N (emulated) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        ins = r["m4_instructions_per_sample"]
         print(f"| {r['lambda_min']} | {r['accuracy']:.2f} | {r['backward_macs_per_sample']:,} | "
-              f"{base['backward_macs_per_sample'] / r['backward_macs_per_sample']:.2f}× | "
-              f"{r['m4_instructions_per_sample']:,} | {base['m4_instructions_per_sample'] / r['m4_instructions_per_sample']:.2f}× |")
+              f"{ratio(base['backward_macs_per_sample'], r['backward_macs_per_sample'])} | "
+              f"{format(ins, ',') if ins else '–'} | {ratio(base['m4_instructions_per_sample'], ins)} | "
+              f"{r['emulated_fc1_k_fraction'] if r['emulated_fc1_k_fraction'] is not None else '–'} |")
     return rows
 
 
@@ -200,7 +301,8 @@ def main() -> int:
     p.add_argument("experiment", choices=("full", "transfer", "partial"))
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
-    p.add_argument("--steps", type=int, default=20, help="emulated Cortex-M4 steps (partial)")
+    p.add_argument("--steps", type=int, default=20,
+                   help="partial: Cortex-M4 steps emulated after the host run, from its final state (0: none)")
     p.add_argument("--datasets", default="mnist,fashion-mnist", help="full: comma-separated datasets")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"full: comma-separated variants of {', '.join(VARIANTS)} (default: %(default)s)")

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
 from odtc.runtime import emulator
@@ -191,3 +193,33 @@ def run_driver_on_cortex_m(src: str, target: str, build_dir: Path, stem: str) ->
     run = emulator.run_elf(elf, target)
     assert run.exit_code == 0, run.stdout + run.stderr
     return run.stdout
+
+
+def driver_tests(make: Callable[[], CDriver], title: str, buffers: str, stem: str) -> tuple[Any, Any, Any]:
+    """The three C-driver tests of a kernel test file, for `make()`'s driver (its source is
+    `make().source(title, buffers)`): on the host, on the host under ASan/UBSan (skipped
+    inside the sanitized rerun, which covers it), and on the emulated Cortex-M4/M7/M55.
+    Assign them to module-level `test_*` names."""
+
+    def source(d: CDriver) -> str:
+        return d.source(title, buffers)
+
+    def test_driver_on_host(build_dir: Path) -> None:
+        d = make()
+        d.check(run_driver_on_host(source(d), build_dir, stem))
+
+    @pytest.mark.skipif(os.environ.get("ODTC_KERNELS_SANITIZE") == "1",
+                        reason="already covered by test_sanitized_build's parent run")
+    def test_driver_on_host_sanitized(build_dir: Path) -> None:
+        d = make()
+        d.check(run_driver_on_host(source(d), build_dir, f"{stem}_san", sanitize=True))
+
+    @pytest.mark.arm
+    @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m7", "cortex-m55"])
+    def test_driver_on_cortex_m(target: str, tmp_path: Path) -> None:
+        if not emulator.toolchain_available():
+            pytest.skip("needs arm-none-eabi-gcc (newlib) and qemu-system-arm")
+        d = make()
+        d.check(run_driver_on_cortex_m(source(d), target, tmp_path, stem))
+
+    return test_driver_on_host, test_driver_on_host_sanitized, test_driver_on_cortex_m
