@@ -28,15 +28,13 @@ update raises one logit and none lowers the others: all logits drift upward toge
 The layer is the smallest (10 rows here) and its backward costs next to nothing.
 
 What small λmin costs is the method's, not the quantization's (measured, same CNN, lr 0.02,
-20,000 samples, one per step): εmax is the hardest sample's loss (14.65 by sample 4,691), so
-k ≈ λmin·N for all but the rare high-loss samples (mean k/N 0.14 at λmin 0.1), and an fp32
-reference of the same selection (same init, order, lr) loses as much as u8 — test accuracy
-averaged over the last 20 % of training and 3 data orders, λmin 1 → 0.1: fp32 95.85 → 91.89 %,
-u8 95.32 → 90.96 %. At λmin 0.1 one high-loss step moves fp32 test accuracy (2,000 images)
-by 3.2 points on average (λmin 1: 1.8), which the top-k steps repair slowly: the final
-accuracy swings by ±2–3 points between checkpoints. The loss spikes are hard samples (at
-λmin 1 the same samples' median loss is 10× the mean), not a divergence; the selection itself is
-exact (a selected row gets the full update's row bit for bit, the others stay unchanged).
+20,000 samples, one per step): εmax is the hardest sample's loss, so k ≈ λmin·N for all but
+the rare high-loss samples (mean k/N 0.14 at λmin 0.1), and an fp32 reference of the same
+selection (same init, order, lr) loses as much as u8 — test accuracy averaged over the last
+20 % of training and 3 data orders, λmin 1 → 0.1: fp32 95.85 → 91.89 %, u8 95.32 → 90.96 %
+(benchmarks/partial_reference.py; README "Dynamic partial updates" has the probes: a
+high-loss step costs several points of test accuracy that the top-k steps repair slowly,
+the loss spikes are hard samples, and a selected row gets the full update's row bit for bit).
 
 Memory stays static: the gradient buffer (update=requantize) keeps its worst-case N rows;
 only the work shrinks (the grad-weight kernels take the index list). Biases are updated in full (their gradient
