@@ -3,6 +3,7 @@
     python benchmarks/fqt.py full      [--epochs 3] [--limit N]   # fp32 vs u8 vs mixed, MNIST + Fashion-MNIST
     python benchmarks/fqt.py transfer  [--epochs 2]               # fp32 pretrain on MNIST, fine-tune last 2 layers on Fashion-MNIST
     python benchmarks/fqt.py partial   [--epochs 1] [--steps 20]  # λmin = 1.0 / 0.5 / 0.1: backward MACs, M4 instructions, accuracy
+    python benchmarks/fqt.py m4        [--steps 5] [--variants u8,u8-pc]  # Cortex-M4 instructions per step of each variant
 
 Every run trains with the generated C (host build through ctypes; per-sample SGD, samples
 reshuffled each epoch, seed 0) on the full datasets in ../shared/datasets, and prints a
@@ -124,6 +125,27 @@ def full(args: argparse.Namespace, tmp: Path) -> list[dict]:
         print(f"| {r['dataset']} | {r['variant']} | {' / '.join(f'{a:.2f}' for a in r['accuracy_per_epoch'])} | "
               f"{r['ram_bytes']:,} | {r['arena_bytes']:,} | {r['trainable_weights_bytes']:,} | "
               f"{r['quantization_state_bytes']:,} | {r['paper'] if r['paper'] is not None else '–'} |")
+    return rows
+
+
+def m4(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    """Cortex-M4 instructions per training step of each variant: a cortex-m4 build of the CNN
+    trains on the first --steps samples of the embedded MNIST subset under QEMU (seed 0)."""
+    ds = load_dataset("mnist").limited(args.steps)
+    rows = []
+    for var in args.variants.split(","):
+        cfg = {"train": {"learning_rate": LR}, **VARIANTS[var]}
+        build = tmp / f"m4-{var}"
+        res = api.compile_model(cnn(), config_from_dict(cfg), build, "cortex-m4")
+        rep = api.train(build, ds, emulate=True, seed=0)
+        print(f"  {build.name}: {rep.instructions_per_step:,} instructions/step", file=sys.stderr, flush=True)
+        rows.append({"variant": var, "m4_instructions_per_step": rep.instructions_per_step, "steps": args.steps,
+                     "arena_bytes": res.memory["arena_bytes"], "ram_bytes": res.memory["ram_bytes"]})
+    print("| variant | Cortex-M4 instructions / step | steps | arena (B) | RAM (B) |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['variant']} | {r['m4_instructions_per_step']:,} | {r['steps']} | {r['arena_bytes']:,} | "
+              f"{r['ram_bytes']:,} |")
     return rows
 
 
@@ -298,19 +320,20 @@ def partial(args: argparse.Namespace, tmp: Path) -> list[dict]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=("full", "transfer", "partial"))
+    p.add_argument("experiment", choices=("full", "transfer", "partial", "m4"))
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--steps", type=int, default=20,
-                   help="partial: Cortex-M4 steps emulated after the host run, from its final state (0: none)")
+                   help="partial: Cortex-M4 steps emulated after the host run, from its final state (0: none); "
+                        "m4: steps emulated from the start on the embedded MNIST subset")
     p.add_argument("--datasets", default="mnist,fashion-mnist", help="full: comma-separated datasets")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"full: comma-separated variants of {', '.join(VARIANTS)} (default: %(default)s)")
     args = p.parse_args()
     if args.epochs is None:
-        args.epochs = {"full": 3, "transfer": 2, "partial": 1}[args.experiment]
+        args.epochs = {"full": 3, "transfer": 2, "partial": 1, "m4": 1}[args.experiment]
     with tempfile.TemporaryDirectory() as t:
-        rows = {"full": full, "transfer": transfer, "partial": partial}[args.experiment](args, Path(t))
+        rows = {"full": full, "transfer": transfer, "partial": partial, "m4": m4}[args.experiment](args, Path(t))
     out = ROOT / "build" / f"bench-fqt-{args.experiment}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
