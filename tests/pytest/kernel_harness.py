@@ -113,6 +113,46 @@ def selection(rng: np.random.Generator, o: int, k: int) -> tuple[NDArray[np.int3
 # ---------------------------------------------------------------------------------------
 
 
+def driver_source(title: str, decls: str, buffers: str, calls: list[str]) -> str:
+    """A standalone C driver: the arrays and buffers, report() printing a buffer's bytes in
+    hex after its name, and main() running the calls."""
+    body = "\n    ".join(calls)
+    return f"""/* {title} */
+#include <stdio.h>
+#include <string.h>
+#include "odtc_kernels.h"
+
+{decls}
+{buffers}
+
+static void report(const char *name, const void *p, unsigned bytes)
+{{
+    const unsigned char *b = (const unsigned char *)p;
+    printf("%s ", name);
+    for (unsigned i = 0; i < bytes; ++i) printf("%02x", b[i]);
+    printf("\\n");
+}}
+
+int main(void)
+{{
+    {body}
+    return 0;
+}}
+"""
+
+
+def check_driver_output(stdout: str, expected: dict[str, NDArray[Any]]) -> None:
+    """What a driver printed (name, hex bytes per line) against the expected arrays, bit for bit."""
+    got = dict(line.split(" ", 1) for line in stdout.strip().splitlines())
+    assert set(got) == set(expected), sorted(set(expected) ^ set(got))
+    for oname, want in expected.items():
+        raw = np.frombuffer(bytes.fromhex(got[oname].strip()), dtype=want.dtype)
+        try:
+            same(raw.reshape(want.shape), want)
+        except AssertionError as exc:
+            raise AssertionError(f"driver output {oname}: {exc}") from None
+
+
 class CDriver:
     """Collects a C driver's embedded arrays (add), its calls and the outputs fqt.py expects
     for them (report); source() gives the program, check() compares what it printed."""
@@ -136,39 +176,10 @@ class CDriver:
 
     def source(self, title: str, buffers: str) -> str:
         decls = "\n".join(c_array(k, v) for k, v in self.arrays.items())
-        body = "\n    ".join(self.calls)
-        return f"""/* {title} */
-#include <stdio.h>
-#include <string.h>
-#include "odtc_kernels.h"
-
-{decls}
-{buffers}
-
-static void report(const char *name, const void *p, unsigned bytes)
-{{
-    const unsigned char *b = (const unsigned char *)p;
-    printf("%s ", name);
-    for (unsigned i = 0; i < bytes; ++i) printf("%02x", b[i]);
-    printf("\\n");
-}}
-
-int main(void)
-{{
-    {body}
-    return 0;
-}}
-"""
+        return driver_source(title, decls, buffers, self.calls)
 
     def check(self, stdout: str) -> None:
-        got = dict(line.split(" ", 1) for line in stdout.strip().splitlines())
-        assert set(got) == set(self.expected), sorted(set(self.expected) ^ set(got))
-        for oname, want in self.expected.items():
-            raw = np.frombuffer(bytes.fromhex(got[oname].strip()), dtype=want.dtype)
-            try:
-                same(raw.reshape(want.shape), want)
-            except AssertionError as exc:
-                raise AssertionError(f"driver output {oname}: {exc}") from None
+        check_driver_output(stdout, self.expected)
 
 
 def run_driver_on_host(src: str, build_dir: Path, stem: str, sanitize: bool = False) -> str:
