@@ -36,7 +36,7 @@ import pytest
 from numpy.typing import NDArray
 
 from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
-from kernel_harness import c_array, cf, fl, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
+from kernel_harness import c_array, check_driver_output, cf, fl, i32, name, Out, qdata, qrange, rng_for, same, storage_of, zero_point
 from odtc.runtime import emulator
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -554,24 +554,13 @@ int main(void)
     return src, expected
 
 
-def _check_driver_output(stdout: str, expected: dict[str, NDArray[Any]]) -> None:
-    got = dict(line.split(" ", 1) for line in stdout.strip().splitlines())
-    assert set(got) == set(expected), sorted(set(expected) ^ set(got))
-    for oname, want in expected.items():
-        raw = np.frombuffer(bytes.fromhex(got[oname].strip()), dtype=want.dtype)
-        try:
-            same(raw.reshape(want.shape), want)
-        except AssertionError as exc:
-            raise AssertionError(f"driver output {oname}: {exc}") from None
-
-
 def test_driver_on_host(build_dir: Path) -> None:
     src, expected = _driver_cases()
     (build_dir / "fqt_fused_driver.c").write_text(src)
     exe = emulator.build_host_executable([build_dir / "fqt_fused_driver.c", *K.sources()],
                                          build_dir / "fqt_fused_driver", include_dirs=[K.INCLUDE_DIR])
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout
-    _check_driver_output(out, expected)
+    check_driver_output(out, expected)
 
 
 @pytest.mark.skipif(SANITIZED, reason="already covered by test_sanitized_build's parent run")
@@ -586,7 +575,7 @@ def test_driver_on_host_sanitized(build_dir: Path) -> None:
     env.update(ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0 and "runtime error" not in proc.stderr, proc.stderr[-4000:]
-    _check_driver_output(proc.stdout, expected)
+    check_driver_output(proc.stdout, expected)
 
 
 @pytest.mark.arm
@@ -600,4 +589,4 @@ def test_driver_on_cortex_m(target: str, tmp_path: Path) -> None:
                              tmp_path / "fqt_fused_driver.elf", include_dirs=[K.INCLUDE_DIR])
     run = emulator.run_elf(elf, target)
     assert run.exit_code == 0, run.stdout + run.stderr
-    _check_driver_output(run.stdout, expected)
+    check_driver_output(run.stdout, expected)

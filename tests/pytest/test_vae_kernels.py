@@ -36,7 +36,8 @@ from odtc.runtime import kernels as K
 from odtc.runtime import reference as ref
 from odtc.runtime import fqt, vae
 from test_c_kernels import SANITIZED, close, rng_for, same_bits
-from test_fqt_kernels import Out, _c_array, _check_driver_output, cf
+from test_fqt_kernels import Out, _c_array, cf
+from kernel_harness import check_driver_output
 
 # Edge inputs (inf * 0, overflow to inf) make numpy warn: expected.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -571,7 +572,7 @@ def test_c_driver_on_host(tmp_path: Path) -> None:
     exe = emulator.build_host_executable([tmp_path / "vae_driver.c", *K.sources()], tmp_path / "vae_driver",
                                          include_dirs=[K.INCLUDE_DIR])
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout
-    _check_driver_output(out, expected)
+    check_driver_output(out, expected)
 
 
 @pytest.mark.arm
@@ -586,4 +587,4 @@ def test_driver_on_cortex_m(target: str, tmp_path: Path) -> None:
                              include_dirs=[K.INCLUDE_DIR])
     run = emulator.run_elf(elf, target)
     assert run.exit_code == 0, run.stdout + run.stderr
-    _check_driver_output(run.stdout, expected)
+    check_driver_output(run.stdout, expected)

@@ -30,8 +30,9 @@ from odtc.runtime import emulator
 from odtc.runtime import fqt, fqt_vae
 from odtc.runtime import kernels as K
 from odtc.runtime import vae
-from test_fqt_kernels import (SANITIZED, Out, _c_array, _check_driver_output, cf, fl, i32, qdata, rng_for, same,
+from test_fqt_kernels import (SANITIZED, Out, _c_array, cf, fl, i32, qdata, rng_for, same,
                               zero_point)
+from kernel_harness import check_driver_output
 
 # Edge biases (NaN, inf, x / 0) make numpy warn: expected.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -381,7 +382,7 @@ def test_driver_on_host(tmp_path: Path) -> None:
     exe = emulator.build_host_executable([tmp_path / "vae_q_driver.c", *DRIVER_SOURCES], tmp_path / "vae_q_driver",
                                          include_dirs=[K.INCLUDE_DIR])
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True, timeout=60).stdout
-    _check_driver_output(out, expected)
+    check_driver_output(out, expected)
 
 
 @pytest.mark.arm
@@ -396,4 +397,4 @@ def test_driver_on_cortex_m(target: str, tmp_path: Path) -> None:
                              include_dirs=[K.INCLUDE_DIR])
     run = emulator.run_elf(elf, target)
     assert run.exit_code == 0, run.stdout + run.stderr
-    _check_driver_output(run.stdout, expected)
+    check_driver_output(run.stdout, expected)
