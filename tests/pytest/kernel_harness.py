@@ -76,6 +76,15 @@ def storage_of(dtype: Any) -> int:
     return {np.dtype(np.int8): S8, np.dtype(np.uint8): U8, np.dtype(np.int16): S16}[np.dtype(dtype)]
 
 
+def e16(rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.int16]:
+    """int16 errors over the full range, the extremes included."""
+    e = qdata(rng, shape, np.int16)
+    flat = e.reshape(-1)
+    if flat.size >= 2:
+        flat[0], flat[-1] = I16_MIN, I16_MAX
+    return e
+
+
 def qrange(dtype: Any) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)

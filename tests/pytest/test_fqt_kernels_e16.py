@@ -40,7 +40,7 @@ import pytest
 from numpy.typing import NDArray
 
 from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
-from kernel_harness import (I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S16, SEEDS, U8, CDriver, cf, driver_tests, fl, i32,
+from kernel_harness import (e16, I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S16, SEEDS, U8, CDriver, cf, driver_tests, fl, i32,
                             Out, qdata, rng_for, same, selection, storage_of, zero_point)
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -58,15 +58,6 @@ S32, F32 = 3, 4
 # ---------------------------------------------------------------------------------------
 
 
-def e16(rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.int16]:
-    """int16 errors over the full range, the extremes included."""
-    e = qdata(rng, shape, np.int16)
-    flat = e.reshape(-1)
-    if flat.size >= 2:
-        flat[0], flat[-1] = I16_MIN, I16_MAX
-    return e
-
-
 def ze16(rng: np.random.Generator, seed: int) -> int:
     """The error zero-point: 0 (symmetric errors, the compiler's usual choice) or small."""
     return 0 if seed % 2 == 0 else int(rng.integers(-300, 300))
@@ -77,8 +68,9 @@ def max_diff(lo: int, hi: int, z: int) -> int:
 
 
 def assert_no_overflow(ze: int, other_lo: int, other_hi: int, zo: int, k: int) -> None:
-    """The compiler's guarantee, checked for the test data: every partial sum of K products
-    (e - ze) * (v - zv) stays inside int32."""
+    """For the cases that compare with in-range sums: every partial sum of K products
+    (e - ze) * (v - zv) of the test data stays inside int32 (the saturating and
+    int32-crossing cases are separate tests)."""
     bound = max_diff(I16_MIN, I16_MAX, ze) * max_diff(other_lo, other_hi, zo) * k
     assert bound < INT32_LIMIT, f"test case could overflow int32: bound {bound}, K {k}"
 

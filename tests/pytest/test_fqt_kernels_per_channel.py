@@ -40,7 +40,7 @@ import pytest
 from numpy.typing import NDArray
 
 from conftest import KERNELS_SANITIZED, rerun_under_sanitizers
-from kernel_harness import (I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S8, SEEDS, CDriver, cf, driver_tests, fl, i32, Out,
+from kernel_harness import (e16, I16_MAX, I16_MIN, INT32_LIMIT, ROUND, S8, SEEDS, CDriver, cf, driver_tests, fl, i32, Out,
                             qdata, qrange, rng_for, same, selection, storage_of, zero_point)
 from odtc.runtime import fqt
 from odtc.runtime import kernels as K
@@ -68,15 +68,6 @@ def chan_scales(rng: np.random.Generator, o: int, lo: float = 1e-3, hi: float = 
 
 def chan_zero_points(rng: np.random.Generator, o: int, span: int = 20) -> NDArray[np.int32]:
     return rng.integers(-span, span + 1, o).astype(np.int32)
-
-
-def e16(rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.int16]:
-    """int16 errors over the full range, the extremes included."""
-    e = qdata(rng, shape, np.int16)
-    flat = e.reshape(-1)
-    if flat.size >= 2:
-        flat[0], flat[-1] = I16_MIN, I16_MAX
-    return e
 
 
 def e_zero_point(rng: np.random.Generator, dtype: Any) -> int:
